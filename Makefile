@@ -1,0 +1,44 @@
+# nltest: a netlink echo service as a Rust kernel module.
+#
+#   make            build nltest.ko against KDIR (default: the test kernel,
+#                   built and cached first)
+#   make run        boot the test kernel in QEMU and show the module at work
+#   make test       lints, host unit tests and the end-to-end suite in QEMU
+#   make rust-analyzer   write rust-project.json for editors
+#
+# Kbuild (not this file) describes the module; `make -C $KDIR M=$PWD LLVM=1`
+# builds it against any Rust-enabled kernel tree.
+
+TEST_KERNEL_CONFIG := qemu/kernel.config
+
+.PHONY: module run test kernel toolchain userspace rust-analyzer clean help
+
+module:
+	scripts/build-module.sh $(KDIR)
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+toolchain:
+	scripts/install-toolchain.sh
+
+kernel: toolchain
+	scripts/build-kernel.sh $(TEST_KERNEL_CONFIG)
+
+userspace:
+	scripts/build-userspace.sh
+
+rust-analyzer: kernel
+	$(MAKE) -C $${KDIR:-$$(scripts/kernel-dir.sh $(TEST_KERNEL_CONFIG))} M=$(CURDIR) LLVM=1 rust-analyzer
+
+clean:
+	rm -rf build rust-project.json userspace/target
+	find . \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.d' -o -name 'modules.order' -o -name 'Module.symvers' \) -delete
+	rm -f rust/bindings_generated.rs rust/bindings_static_inlines.c
+
+help:
+	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netlink message framing: a header parser and an iterator over the messages
+//! of a datagram. Plain safe Rust over a byte slice: nothing here reads past
+//! the end of the datagram, whatever its length fields say.
+
+use crate::bindings;
+
+/// Size of `struct nlmsghdr` (`NLMSG_HDRLEN`).
+pub(crate) const HEADER_LEN: usize = core::mem::size_of::<bindings::nlmsghdr>();
+
+/// Alignment of messages in a datagram (`NLMSG_ALIGNTO`).
+const ALIGN_TO: usize = 4;
+
+/// Rounds a length up to the message alignment (`NLMSG_ALIGN`).
+const fn align(len: usize) -> usize {
+    (len + ALIGN_TO - 1) & !(ALIGN_TO - 1)
+}
+
+/// The fields of a `struct nlmsghdr`, in host byte order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Header {
+    /// `nlmsg_len`: length of the message, header included.
+    pub(crate) len: u32,
+    /// `nlmsg_type`.
+    pub(crate) kind: u16,
+    /// `nlmsg_flags`.
+    pub(crate) flags: u16,
+    /// `nlmsg_seq`.
+    pub(crate) seq: u32,
+    /// `nlmsg_pid`: what the sender wrote; never trusted as an address.
+    pub(crate) pid: u32,
+}
+
+impl Header {
+    fn parse(bytes: &[u8; HEADER_LEN]) -> Self {
+        let u32_at = |at: usize| {
+            u32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        let u16_at = |at: usize| u16::from_ne_bytes([bytes[at], bytes[at + 1]]);
+        Self {
+            len: u32_at(0),
+            kind: u16_at(4),
+            flags: u16_at(6),
+            seq: u32_at(8),
+            pid: u32_at(12),
+        }
+    }
+
+    /// The header as it is laid out in a datagram.
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN] {
+        let mut bytes = [0u8; HEADER_LEN];
+        bytes[0..4].copy_from_slice(&self.len.to_ne_bytes());
+        bytes[4..6].copy_from_slice(&self.kind.to_ne_bytes());
+        bytes[6..8].copy_from_slice(&self.flags.to_ne_bytes());
+        bytes[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+        bytes[12..16].copy_from_slice(&self.pid.to_ne_bytes());
+        bytes
+    }
+}
+
+/// One well-formed message of a datagram.
+pub(crate) struct Message<'a> {
+    /// The message's header.
+    pub(crate) header: Header,
+    /// The `nlmsg_len - NLMSG_HDRLEN` bytes after the header.
+    pub(crate) payload: &'a [u8],
+}
+
+/// Why the rest of a datagram could not be read as messages.
+pub(crate) enum Malformed {
+    /// Fewer bytes than a header were left.
+    Truncated,
+    /// The header's `nlmsg_len` is shorter than a header or longer than what
+    /// is left of the datagram.
+    BadLength(Header),
+}
+
+/// Iterator over the messages of a datagram, in order.
+///
+/// Like the kernel's `netlink_rcv_skb`, it stops at the first malformed
+/// message, which it reports once: what follows a wrong length cannot be
+/// framed.
+pub(crate) struct Messages<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Messages<'a> {
+    pub(crate) fn new(datagram: &'a [u8]) -> Self {
+        Self { rest: datagram }
+    }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<Message<'a>, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let rest = core::mem::take(&mut self.rest);
+        let Some((header_bytes, _)) = rest.split_first_chunk::<HEADER_LEN>() else {
+            return Some(Err(Malformed::Truncated));
+        };
+        let header = Header::parse(header_bytes);
+        let len = header.len as usize;
+        if len < HEADER_LEN || len > rest.len() {
+            return Some(Err(Malformed::BadLength(header)));
+        }
+        self.rest = rest.get(align(len)..).unwrap_or_default();
+        Some(Ok(Message {
+            header,
+            payload: &rest[HEADER_LEN..len],
+        }))
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need: Debian packages, the
+# rust-src component and bindgen-cli. Safe to run again: each step is skipped
+# when what it installs is already there.
+set -euo pipefail
+
+packages=(
+    linux-source-6.12                               # the test kernel's source
+    clang lld llvm libclang-dev                     # LLVM=1 kernel build, bindgen
+    make bc flex bison libelf-dev libssl-dev cpio   # kernel build
+    xz-utils python3
+    qemu-system-x86 busybox-static                  # the guest and its userland
+    iproute2 strace                                 # host programs shared into the guest
+)
+
+sudo_if_needed() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+        || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo ">> installing Debian packages: ${missing[*]}"
+    sudo_if_needed apt-get update -q
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! rustup component list --installed | grep -q '^rust-src'; then
+    echo ">> rustup component add rust-src"
+    rustup component add rust-src
+fi
+
+if ! command -v bindgen >/dev/null 2>&1; then
+    echo ">> cargo install bindgen-cli (about 70 s)"
+    cargo install --locked bindgen-cli
+fi

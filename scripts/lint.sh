@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Formatting and lints: rustfmt on the module (with the kernel's rustfmt
+# settings) and on userspace, clippy on userspace with warnings as errors.
+# The module's own clippy run is part of its build (scripts/build-module.sh).
+#
+# usage: scripts/lint.sh KDIR
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+kdir=$1
+
+echo ">> rustfmt --check (module)" >&2
+rustfmt --check --edition 2021 --config-path "$kdir/.rustfmt.toml" "$top/rust/nltest.rs"
+echo ">> cargo fmt --check (userspace)" >&2
+cargo fmt --check --manifest-path "$top/userspace/Cargo.toml"
+echo ">> cargo clippy -D warnings (userspace)" >&2
+cargo clippy --quiet --manifest-path "$top/userspace/Cargo.toml" --all-targets -- -D warnings

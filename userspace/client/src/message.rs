@@ -1,0 +1,183 @@
+//! Encoding of requests and decoding of replies, on `netlink-packet-core`.
+
+use crate::Error;
+use netlink_packet_core::{
+    NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
+    NLMSG_ALIGNTO,
+};
+use std::convert::Infallible;
+
+/// A message of the raw echo protocol: any type, bytes as payload. The
+/// module echoes it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// `nlmsg_type`; the seed's examples use 0.
+    pub kind: u16,
+    pub data: Vec<u8>,
+}
+
+impl NetlinkSerializable for RawMessage {
+    fn message_type(&self) -> u16 {
+        self.kind
+    }
+
+    fn buffer_len(&self) -> usize {
+        self.data.len()
+    }
+
+    fn serialize(&self, buffer: &mut [u8]) {
+        buffer.copy_from_slice(&self.data);
+    }
+}
+
+impl NetlinkDeserializable for RawMessage {
+    type Error = Infallible;
+
+    fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, Infallible> {
+        Ok(Self {
+            kind: header.message_type,
+            data: payload.to_vec(),
+        })
+    }
+}
+
+/// One message received from the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// An echo (or a broadcast of one): the request's type, sequence number
+    /// and payload.
+    Echo { seq: u32, message: RawMessage },
+    /// An `NLMSG_ERROR` answering request `seq`: `errno` is positive, 0 for
+    /// an acknowledgement.
+    Error { seq: u32, errno: i32 },
+    /// `NLMSG_DONE`, `NLMSG_NOOP` or `NLMSG_OVERRUN`.
+    Control { seq: u32, kind: u16 },
+}
+
+impl Reply {
+    pub fn seq(&self) -> u32 {
+        match self {
+            Self::Echo { seq, .. } | Self::Error { seq, .. } | Self::Control { seq, .. } => *seq,
+        }
+    }
+}
+
+/// Appends one message to `datagram`, padded to the netlink alignment so
+/// that several messages can share one `sendmsg`.
+pub fn encode(datagram: &mut Vec<u8>, seq: u32, flags: u16, message: RawMessage) {
+    let mut header = NetlinkHeader::default();
+    header.sequence_number = seq;
+    header.flags = flags;
+    let mut message = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
+    message.finalize();
+    let start = datagram.len();
+    datagram.resize(start + align(message.buffer_len()), 0);
+    message.serialize(&mut datagram[start..start + message.buffer_len()]);
+}
+
+const fn align(len: usize) -> usize {
+    let to = NLMSG_ALIGNTO as usize;
+    (len + to - 1) & !(to - 1)
+}
+
+/// Decodes every message of a datagram, in order.
+pub fn decode(mut datagram: &[u8]) -> Result<Vec<Reply>, Error> {
+    let mut replies = Vec::new();
+    while !datagram.is_empty() {
+        let message = NetlinkMessage::<RawMessage>::deserialize(datagram)
+            .map_err(|error| Error::Decode(error.to_string()))?;
+        let seq = message.header.sequence_number;
+        let kind = message.header.message_type;
+        let len = message.header.length as usize;
+        replies.push(match message.payload {
+            NetlinkPayload::InnerMessage(message) => Reply::Echo { seq, message },
+            NetlinkPayload::Error(error) => Reply::Error {
+                seq,
+                errno: error.code.map_or(0, |code| -code.get()),
+            },
+            _ => Reply::Control { seq, kind },
+        });
+        datagram = datagram.get(align(len)..).unwrap_or_default();
+    }
+    Ok(replies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(kind: u16, data: &[u8]) -> RawMessage {
+        RawMessage {
+            kind,
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn encodes_header_fields_and_payload() {
+        let mut datagram = Vec::new();
+        encode(&mut datagram, 7, 0, raw(0, b"Hello you!"));
+        assert_eq!(datagram.len(), 28, "16-byte header + 10 bytes, padded to 4");
+        assert_eq!(u32::from_ne_bytes(datagram[0..4].try_into().unwrap()), 26);
+        assert_eq!(u16::from_ne_bytes(datagram[4..6].try_into().unwrap()), 0);
+        assert_eq!(u32::from_ne_bytes(datagram[8..12].try_into().unwrap()), 7);
+        assert_eq!(&datagram[16..26], b"Hello you!");
+        assert_eq!(&datagram[26..], &[0, 0]);
+    }
+
+    #[test]
+    fn several_messages_round_trip_in_order() {
+        let mut datagram = Vec::new();
+        for (seq, data) in [(1, &b""[..]), (2, b"a"), (3, b"abcde")] {
+            encode(&mut datagram, seq, 0, raw(0x42, data));
+        }
+        let replies = decode(&datagram).unwrap();
+        assert_eq!(
+            replies,
+            vec![
+                Reply::Echo {
+                    seq: 1,
+                    message: raw(0x42, b"")
+                },
+                Reply::Echo {
+                    seq: 2,
+                    message: raw(0x42, b"a")
+                },
+                Reply::Echo {
+                    seq: 3,
+                    message: raw(0x42, b"abcde")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn decodes_errors_and_acks() {
+        // struct nlmsgerr: error, then the request's header.
+        let mut datagram = Vec::new();
+        for (seq, error) in [(5u32, -22i32), (6, 0)] {
+            datagram.extend_from_slice(&36u32.to_ne_bytes());
+            datagram.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+            datagram.extend_from_slice(&0u16.to_ne_bytes());
+            datagram.extend_from_slice(&seq.to_ne_bytes());
+            datagram.extend_from_slice(&0u32.to_ne_bytes());
+            datagram.extend_from_slice(&error.to_ne_bytes());
+            datagram.extend_from_slice(&[0; 16]);
+        }
+        assert_eq!(
+            decode(&datagram).unwrap(),
+            vec![
+                Reply::Error { seq: 5, errno: 22 },
+                Reply::Error { seq: 6, errno: 0 }
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_a_length_longer_than_the_datagram() {
+        let mut datagram = Vec::new();
+        encode(&mut datagram, 1, 0, raw(0, b"abcd"));
+        datagram[0..4].copy_from_slice(&100u32.to_ne_bytes());
+        assert!(matches!(decode(&datagram), Err(Error::Decode(_))));
+    }
+}

@@ -1,0 +1,59 @@
+//! `nltest-e2e`: the end-to-end suite, run inside the test guest with the
+//! module loaded (see qemu/run). Prints one line per test and closes with
+//! `N passed, N failed`; exits with 0 only when every test passed.
+
+mod guest;
+mod tests;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// A test: its name and its body, which fails by returning an error.
+pub type Test = (&'static str, fn() -> anyhow::Result<()>);
+
+fn main() -> ExitCode {
+    let filter: Vec<String> = std::env::args().skip(1).collect();
+    let selected = tests::ALL
+        .iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())));
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in selected {
+        let start = Instant::now();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(test));
+        let elapsed = start.elapsed().as_secs_f64();
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(format!("{error:#}")),
+            Err(panic) => Some(
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panicked".to_string()),
+            ),
+        };
+        match failure {
+            None => {
+                passed += 1;
+                println!("ok     {name} ({elapsed:.2} s)");
+            }
+            Some(failure) => {
+                failed += 1;
+                println!("FAILED {name} ({elapsed:.2} s): {failure}");
+            }
+        }
+        // Every test starts with the module loaded, whatever the last one did.
+        if let Err(error) = guest::ensure_loaded() {
+            println!("FAILED cannot reload the module after {name}: {error:#}");
+            failed += 1;
+            break;
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 && passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

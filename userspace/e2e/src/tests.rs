@@ -1,0 +1,525 @@
+//! The end-to-end tests of the raw echo protocol.
+
+use crate::guest::{self, first_line, run, wait_with_limit};
+use crate::Test;
+use anyhow::{bail, ensure, Context, Result};
+use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Reply};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+pub const ALL: &[Test] = &[
+    ("echo_payload_sizes", echo_payload_sizes),
+    ("echo_largest_datagram", echo_largest_datagram),
+    (
+        "datagram_over_the_socket_limit_is_refused",
+        datagram_over_the_socket_limit_is_refused,
+    ),
+    ("thousand_sequential_echoes", thousand_sequential_echoes),
+    (
+        "several_messages_in_one_sendmsg",
+        several_messages_in_one_sendmsg,
+    ),
+    (
+        "echo_keeps_type_and_ignores_header_pid",
+        echo_keeps_type_and_ignores_header_pid,
+    ),
+    ("seed_unicast_client", seed_unicast_client),
+    ("seed_multicast_listener", seed_multicast_listener),
+    (
+        "two_clients_get_only_their_own_echoes",
+        two_clients_get_only_their_own_echoes,
+    ),
+    (
+        "group_listener_sees_broadcasts",
+        group_listener_sees_broadcasts,
+    ),
+    (
+        "malformed_lengths_are_answered_without_harm",
+        malformed_lengths_are_answered_without_harm,
+    ),
+    (
+        "slow_reader_gets_enobufs_and_never_stalls",
+        slow_reader_gets_enobufs_and_never_stalls,
+    ),
+    ("cli_echo_and_listen", cli_echo_and_listen),
+    (
+        "module_absent_gives_a_clear_error",
+        module_absent_gives_a_clear_error,
+    ),
+    ("taken_unit_refuses_to_load", taken_unit_refuses_to_load),
+    ("other_unit_parameter", other_unit_parameter),
+    ("rmmod_insmod_cycles", rmmod_insmod_cycles),
+    ("rmmod_while_clients_send", rmmod_while_clients_send),
+    ("kernel_log_is_clean", kernel_log_is_clean),
+];
+
+const SHORT: Duration = Duration::from_millis(300);
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn raw(data: &[u8]) -> RawMessage {
+    RawMessage {
+        kind: 0,
+        data: data.to_vec(),
+    }
+}
+
+/// A payload whose every byte depends on its position and on `tag`.
+fn pattern(len: usize, tag: u8) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ tag).collect()
+}
+
+fn connect() -> Result<EchoSocket> {
+    Ok(EchoSocket::connect(NETLINK_TEST)?)
+}
+
+/// Receives until one datagram brings something, failing after the timeout.
+fn recv_one(socket: &mut EchoSocket) -> Result<Vec<Reply>> {
+    Ok(socket.recv()?)
+}
+
+/// Asserts that nothing arrives within `SHORT`.
+fn expect_silence(socket: &mut EchoSocket) -> Result<()> {
+    socket.set_timeout(SHORT)?;
+    match socket.recv() {
+        Err(Error::Timeout(_)) => Ok(()),
+        Ok(replies) => bail!("expected nothing, got {replies:?}"),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The largest datagram a socket may send: `sk_sndbuf - 32`
+/// (`netlink_sendmsg`), the send buffer being `net.core.wmem_default`.
+fn largest_datagram() -> Result<usize> {
+    let wmem: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_default")?
+        .trim()
+        .parse()?;
+    Ok(wmem - 32)
+}
+
+fn echo_payload_sizes() -> Result<()> {
+    let mut socket = connect()?;
+    for len in [
+        0, 1, 2, 3, 4, 5, 15, 16, 17, 255, 1024, 4093, 4096, 65536, 100_000,
+    ] {
+        socket
+            .echo(raw(&pattern(len, 0x5a)))
+            .with_context(|| format!("{len}-byte payload"))?;
+    }
+    Ok(())
+}
+
+fn echo_largest_datagram() -> Result<()> {
+    let mut socket = connect()?;
+    let payload = largest_datagram()? - 16;
+    socket
+        .echo(raw(&pattern(payload, 1)))
+        .with_context(|| format!("{payload}-byte payload"))?;
+    socket
+        .echo(raw(b"still there"))
+        .context("after the largest echo")?;
+    Ok(())
+}
+
+fn datagram_over_the_socket_limit_is_refused() -> Result<()> {
+    let mut socket = connect()?;
+    let payload = largest_datagram()? - 16 + 1;
+    match socket.send(0, [raw(&pattern(payload, 2))]) {
+        Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EMSGSIZE) => {}
+        other => bail!("sending {payload} bytes: expected EMSGSIZE, got {other:?}"),
+    }
+    socket.echo(raw(b"after EMSGSIZE"))?;
+    Ok(())
+}
+
+fn thousand_sequential_echoes() -> Result<()> {
+    let mut socket = connect()?;
+    for i in 0..1000u32 {
+        let data = format!("echo number {i}").into_bytes();
+        let echoed = socket
+            .echo(raw(&data))
+            .with_context(|| format!("echo {i}"))?;
+        ensure!(echoed.seq == i + 1, "echo {i} has seq {}", echoed.seq);
+    }
+    Ok(())
+}
+
+fn several_messages_in_one_sendmsg() -> Result<()> {
+    let mut socket = connect()?;
+    let sent: Vec<RawMessage> = (0..16)
+        .map(|i| RawMessage {
+            kind: 0x20 + i as u16,
+            data: pattern(i * 37, i as u8),
+        })
+        .collect();
+    let first = socket.send(0, sent.clone())?;
+    let mut echoed = Vec::new();
+    while echoed.len() < sent.len() {
+        echoed.extend(recv_one(&mut socket)?);
+    }
+    for (i, (sent, reply)) in sent.iter().zip(&echoed).enumerate() {
+        let expected = Reply::Echo {
+            seq: first + i as u32,
+            message: sent.clone(),
+        };
+        ensure!(
+            *reply == expected,
+            "reply {i}: expected {expected:?}, got {reply:?}"
+        );
+    }
+    expect_silence(&mut socket)
+}
+
+fn echo_keeps_type_and_ignores_header_pid() -> Result<()> {
+    // nlmsg_pid is the sender's to write: a forged one must not redirect
+    // the echo. The echo comes back from the kernel (pid 0).
+    let mut victim = connect()?;
+    let mut sender = connect()?;
+    let mut datagram = Vec::new();
+    nltest_client::message::encode(
+        &mut datagram,
+        99,
+        0,
+        RawMessage {
+            kind: 0x1234,
+            data: b"x".to_vec(),
+        },
+    );
+    datagram[12..16].copy_from_slice(&victim.port_id().to_ne_bytes());
+    sender.send_bytes(&datagram)?;
+    let replies = recv_one(&mut sender)?;
+    ensure!(
+        replies
+            == [Reply::Echo {
+                seq: 99,
+                message: RawMessage {
+                    kind: 0x1234,
+                    data: b"x".to_vec()
+                }
+            }],
+        "unexpected {replies:?}"
+    );
+    expect_silence(&mut victim)
+}
+
+fn seed_unicast_client() -> Result<()> {
+    let (ok, output) = run("seed-unicast", &[], LIMIT)?;
+    ensure!(ok, "seed-unicast failed: {output}");
+    ensure!(
+        output.contains(" Received message payload: Hello you!\n"),
+        "output: {output}"
+    );
+    // NLMSG_SPACE(1024) comes back whole, from the kernel.
+    ensure!(
+        output.contains("nlmsg_len=1040 nlmsg_type=0 nlmsg_pid=0"),
+        "output: {output}"
+    );
+    Ok(())
+}
+
+fn seed_multicast_listener() -> Result<()> {
+    let mut listener = Command::new("seed-multicast")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let line = first_line(&mut listener)?;
+    ensure!(line == " listening", "seed-multicast said {line:?}");
+    connect()?.echo(raw(b"Hello listeners!\0"))?;
+    let (ok, output) = wait_with_limit(listener, LIMIT)?;
+    ensure!(ok, "seed-multicast failed: {output}");
+    ensure!(
+        output.contains(" Received message payload: Hello listeners!"),
+        "output: {output}"
+    );
+    Ok(())
+}
+
+fn two_clients_get_only_their_own_echoes() -> Result<()> {
+    let clients: Vec<_> = (0..2u8)
+        .map(|tag| {
+            thread::spawn(move || -> Result<()> {
+                let mut socket = connect()?;
+                for i in 0..300usize {
+                    let mut data = pattern(1 + i % 64, tag);
+                    data.insert(0, tag);
+                    socket
+                        .echo(raw(&data))
+                        .with_context(|| format!("client {tag} echo {i}"))?;
+                }
+                // A stray echo of the other client would be left in the queue.
+                expect_silence(&mut socket)
+            })
+        })
+        .collect();
+    for client in clients {
+        client
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+    }
+    Ok(())
+}
+
+fn group_listener_sees_broadcasts() -> Result<()> {
+    let mut listener = EchoSocket::listen(NETLINK_TEST, ECHO_GROUP)?;
+    let mut sender = connect()?;
+    for i in 0..10u32 {
+        let data = format!("broadcast {i}").into_bytes();
+        let echoed = sender.echo(raw(&data))?;
+        let replies = recv_one(&mut listener)?;
+        let expected = Reply::Echo {
+            seq: echoed.seq,
+            message: raw(&data),
+        };
+        ensure!(
+            replies == [expected.clone()],
+            "expected {expected:?}, got {replies:?}"
+        );
+    }
+    // The sender is not in the group: it gets echoes only.
+    expect_silence(&mut sender)
+}
+
+fn malformed_lengths_are_answered_without_harm() -> Result<()> {
+    let mut socket = connect()?;
+    let header = |len: u32, seq: u32| {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&len.to_ne_bytes());
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+        bytes.extend_from_slice(&seq.to_ne_bytes());
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+        bytes
+    };
+    // nlmsg_len shorter than a header, then longer than the datagram.
+    for (len, seq) in [
+        (0u32, 1u32),
+        (8, 2),
+        (15, 3),
+        (17, 4),
+        (1 << 20, 5),
+        (u32::MAX, 6),
+    ] {
+        socket.send_bytes(&header(len, seq))?;
+        let replies = recv_one(&mut socket)?;
+        ensure!(
+            replies
+                == [Reply::Error {
+                    seq,
+                    errno: libc::EINVAL
+                }],
+            "nlmsg_len {len}: expected EINVAL for seq {seq}, got {replies:?}"
+        );
+    }
+    // Fewer bytes than a header: dropped without an answer.
+    for len in [1, 4, 15] {
+        socket.send_bytes(&vec![0xff; len])?;
+        expect_silence(&mut socket).with_context(|| format!("{len}-byte datagram"))?;
+    }
+    socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
+    // A good message, then a bad one: the first is echoed, the second answered.
+    let mut datagram = Vec::new();
+    nltest_client::message::encode(&mut datagram, 7, 0, raw(b"good"));
+    datagram.extend_from_slice(&header(1000, 8));
+    socket.send_bytes(&datagram)?;
+    let mut replies = recv_one(&mut socket)?;
+    replies.extend(recv_one(&mut socket)?);
+    ensure!(
+        replies
+            == [
+                Reply::Echo {
+                    seq: 7,
+                    message: raw(b"good")
+                },
+                Reply::Error {
+                    seq: 8,
+                    errno: libc::EINVAL
+                }
+            ],
+        "got {replies:?}"
+    );
+    socket.echo(raw(b"still serving"))?;
+    Ok(())
+}
+
+fn slow_reader_gets_enobufs_and_never_stalls() -> Result<()> {
+    let mut socket = connect()?;
+    socket2::SockRef::from(&socket).set_recv_buffer_size(4096)?;
+    // Far more echoes than the receive queue holds, without reading: every
+    // send returns, because the module never blocks on a full queue.
+    let batch: Vec<RawMessage> = (0..64).map(|_| raw(&[7u8; 1000])).collect();
+    for _ in 0..8 {
+        socket.send(0, batch.clone())?;
+    }
+    let mut received = 0;
+    let overrun = loop {
+        match socket.recv() {
+            Ok(replies) => received += replies.len(),
+            Err(Error::Overrun) => break true,
+            Err(Error::Timeout(_)) => break false,
+            Err(error) => return Err(error.into()),
+        }
+    };
+    ensure!(
+        overrun,
+        "no ENOBUFS after sending 512 echoes to a 4 KiB receive buffer"
+    );
+    ensure!(
+        received < 512,
+        "received all {received} echoes through a 4 KiB buffer"
+    );
+    // The socket keeps working once the queue is drained.
+    socket.set_timeout(SHORT)?;
+    while socket.recv().is_ok() {}
+    socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
+    socket.echo(raw(b"after the overrun"))?;
+    Ok(())
+}
+
+fn cli_echo_and_listen() -> Result<()> {
+    let mut listener = Command::new("nltest")
+        .args(["listen", "--count", "2", "--timeout", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let line = first_line(&mut listener)?;
+    ensure!(
+        line == "listening on protocol 17 group 1",
+        "nltest listen said {line:?}"
+    );
+    let (ok, output) = run(
+        "nltest",
+        &["echo", "--count", "2", "hello from the CLI"],
+        LIMIT,
+    )?;
+    ensure!(ok, "nltest echo failed: {output}");
+    for seq in [1, 2] {
+        let expected = format!("echo seq={seq} 18 bytes \"hello from the CLI\" round trip ");
+        ensure!(output.contains(&expected), "nltest echo output: {output}");
+    }
+    let (ok, output) = wait_with_limit(listener, LIMIT)?;
+    ensure!(ok, "nltest listen failed: {output}");
+    ensure!(
+        output.contains("broadcast seq=2 type=0 18 bytes \"hello from the CLI\""),
+        "nltest listen output: {output}"
+    );
+    Ok(())
+}
+
+fn module_absent_gives_a_clear_error() -> Result<()> {
+    guest::unload()?;
+    let (ok, output) = run("nltest", &["echo"], LIMIT)?;
+    ensure!(!ok, "nltest echo succeeded without the module");
+    ensure!(
+        output.contains(
+            "netlink protocol 17 is not registered: load the module first (insmod nltest.ko)"
+        ),
+        "nltest echo said: {output}"
+    );
+    match EchoSocket::connect(NETLINK_TEST) {
+        Err(Error::ModuleNotLoaded { unit: 17 }) => Ok(()),
+        other => bail!("expected ModuleNotLoaded, got {:?}", other.map(|_| ())),
+    }
+}
+
+fn taken_unit_refuses_to_load() -> Result<()> {
+    guest::unload()?;
+    // Unit 0 is NETLINK_ROUTE, which the kernel itself registered.
+    let output = guest::insmod(&["unit=0"])?;
+    ensure!(!output.status.success(), "insmod unit=0 succeeded");
+    let log = guest::dmesg()?;
+    ensure!(
+        log.contains(
+            "nltest: netlink protocol unit 0 is already registered by another kernel socket"
+        ),
+        "no clear kernel log line; dmesg ends with: {}",
+        log.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+    );
+    let output = guest::insmod(&["unit=32"])?;
+    ensure!(!output.status.success(), "insmod unit=32 succeeded");
+    ensure!(guest::dmesg()?.contains("nltest: unit=32 is not a netlink protocol unit (0 to 31)"));
+    Ok(())
+}
+
+fn other_unit_parameter() -> Result<()> {
+    guest::unload()?;
+    guest::load(&["unit=22"])?;
+    let mut socket = EchoSocket::connect(22)?;
+    socket.echo(raw(b"on unit 22"))?;
+    ensure!(matches!(
+        EchoSocket::connect(NETLINK_TEST),
+        Err(Error::ModuleNotLoaded { unit: 17 })
+    ));
+    drop(socket);
+    guest::unload()
+}
+
+fn rmmod_insmod_cycles() -> Result<()> {
+    for cycle in 0..10 {
+        guest::unload()?;
+        ensure!(
+            matches!(
+                EchoSocket::connect(NETLINK_TEST),
+                Err(Error::ModuleNotLoaded { .. })
+            ),
+            "cycle {cycle}: protocol still registered after rmmod"
+        );
+        guest::load(&[])?;
+        connect()?.echo(raw(format!("cycle {cycle}").as_bytes()))?;
+    }
+    Ok(())
+}
+
+fn rmmod_while_clients_send() -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut echoes = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // Fails while the module is away; that is expected.
+                    if let Ok(mut socket) = EchoSocket::connect(NETLINK_TEST) {
+                        let _ = socket.set_timeout(Duration::from_millis(500));
+                        for _ in 0..20 {
+                            if socket.echo(raw(&[1u8; 64])).is_ok() {
+                                echoes += 1;
+                            }
+                        }
+                    }
+                }
+                echoes
+            })
+        })
+        .collect();
+    let result = (|| -> Result<()> {
+        for _ in 0..5 {
+            thread::sleep(Duration::from_millis(100));
+            guest::unload()?;
+            guest::load(&[])?;
+        }
+        Ok(())
+    })();
+    stop.store(true, Ordering::Relaxed);
+    let echoes: u64 = clients.into_iter().map(|c| c.join().unwrap_or(0)).sum();
+    result?;
+    ensure!(echoes > 0, "the clients got no echo at all");
+    connect()?.echo(raw(b"after the storm"))?;
+    Ok(())
+}
+
+fn kernel_log_is_clean() -> Result<()> {
+    let log = guest::dmesg()?;
+    let complaints = guest::kernel_complaints(&log);
+    ensure!(
+        complaints.is_empty(),
+        "kernel log:\n{}",
+        complaints.join("\n")
+    );
+    // The unload line reports what the module counted, drops included.
+    ensure!(
+        log.lines()
+            .any(|l| l.contains("nltest: unloaded:") && !l.contains(" 0 dropped")),
+        "no unload line counting the drops of the slow-reader test"
+    );
+    Ok(())
+}
