@@ -11,7 +11,7 @@
 
 TEST_KERNEL_CONFIG := qemu/kernel.config
 
-.PHONY: module run test kernel toolchain userspace rust-analyzer clean help
+.PHONY: module run test kernel toolchain userspace rust-analyzer fmt clean help
 
 module:
 	scripts/build-module.sh $(KDIR)
@@ -42,3 +42,8 @@ clean:
 
 help:
 	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+
+# Formats the module (with the kernel's rustfmt settings) and userspace.
+fmt:
+	rustfmt --edition 2021 --config-path $$(scripts/kernel-dir.sh $(TEST_KERNEL_CONFIG))/.rustfmt.toml rust/nltest_main.rs
+	cd userspace && cargo fmt --all

@@ -21,7 +21,7 @@ ln -s host/usr/lib64 "$root/lib64"
 cp /bin/busybox "$root/bin/busybox"
 # busybox's `ip` would hide iproute2's, which the tests use from the host.
 for applet in $(/bin/busybox --list); do
-    [ "$applet" = ip ] || ln -s busybox "$root/bin/$applet"
+    case $applet in ip|busybox) ;; *) ln -s busybox "$root/bin/$applet" ;; esac
 done
 cp "$bin_dir"/* "$root/bin/"
 

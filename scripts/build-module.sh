@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds nltest.ko against a Rust-enabled kernel tree, with the kernel's own
+# Builds rust/nltest.ko against a Rust-enabled kernel tree, with the kernel's own
 # clippy run (CLIPPY=1); any compiler, clippy or modpost warning fails it.
 #
 # usage: scripts/build-module.sh [KDIR]   (default: the cached test kernel)

@@ -9,8 +9,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 kdir=$1
 
 echo ">> rustfmt --check (module)" >&2
-rustfmt --check --edition 2021 --config-path "$kdir/.rustfmt.toml" "$top/rust/nltest.rs"
+rustfmt --check --edition 2021 --config-path "$kdir/.rustfmt.toml" "$top/rust/nltest_main.rs"
 echo ">> cargo fmt --check (userspace)" >&2
-cargo fmt --check --manifest-path "$top/userspace/Cargo.toml"
+(cd "$top/userspace" && cargo fmt --all --check)
 echo ">> cargo clippy -D warnings (userspace)" >&2
 cargo clippy --quiet --manifest-path "$top/userspace/Cargo.toml" --all-targets -- -D warnings

@@ -69,7 +69,7 @@ impl OutMessage {
     /// Allocates a message with the given header fields and payload, from the
     /// kernel (`nlmsg_pid` 0). Called in process context: it may sleep.
     pub(crate) fn new(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
-        let len = i32::try_from(payload.len()).map_err(|_| EMSGSIZE)?;
+        let len = i32::try_from(payload.len()).map_err(|_| super::code::emsgsize())?;
         // SAFETY: `nlmsg_new` only allocates; `GFP_KERNEL` is allowed in the
         // process context the input callback runs in.
         let skb = unsafe { bindings::nlmsg_new(payload.len(), bindings::GFP_KERNEL) };
@@ -78,11 +78,9 @@ impl OutMessage {
             skb: NonNull::new(skb).ok_or(ENOMEM)?,
         };
         // SAFETY: the skb is valid and ours; `nlmsg_put` checks its tailroom.
-        let header = unsafe {
-            bindings::nlmsg_put(skb, 0, seq, kind.into(), len, flags.into())
-        };
+        let header = unsafe { bindings::nlmsg_put(skb, 0, seq, kind.into(), len, flags.into()) };
         if header.is_null() {
-            return Err(EMSGSIZE);
+            return Err(super::code::emsgsize());
         }
         // SAFETY: `nlmsg_put` reserved `len` bytes of payload right after the
         // header, which cannot overlap the caller's slice.

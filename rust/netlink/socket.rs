@@ -121,12 +121,18 @@ impl KernelSocket {
         // module's `THIS_MODULE`, so userspace sockets of the unit pin the
         // module while they are open.
         let sock = unsafe {
-            bindings::netlink_kernel_create(core::ptr::addr_of_mut!(bindings::init_net), unit, &mut cfg)
+            bindings::netlink_kernel_create(
+                core::ptr::addr_of_mut!(bindings::init_net),
+                unit,
+                &mut cfg,
+            )
         };
         // INVARIANT: a non-null result is a new kernel socket.
         // A valid unit fails only when its port 0 is taken in the namespace,
         // that is, when another kernel socket registered it.
-        NonNull::new(sock).map(|sock| Self { sock }).ok_or(EADDRINUSE)
+        NonNull::new(sock)
+            .map(|sock| Self { sock })
+            .ok_or_else(super::code::eaddrinuse)
     }
 }
 

@@ -51,7 +51,7 @@ pub fn unload() -> Result<()> {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        sleep(Duration::from_millis(20));
+        sleep(Duration::from_millis(2));
     }
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 // The NETLINK_TEST protocol, written once. The kernel module includes this file
-// as a module (`rust/nltest.rs`) and the userspace crates through
+// as a module (`rust/nltest_main.rs`) and the userspace crates through
 // `nltest-protocol`, so it holds plain constants only: no crate attributes, no
 // `use` of anything outside `core`.
 

@@ -9,10 +9,10 @@
 
 mod bindings;
 mod netlink;
-mod params;
+mod parameters;
 
 // Shared with the userspace crates (`nltest-protocol`), which use all of it.
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../userspace/protocol/src/definitions.rs"]
 mod protocol;
 
@@ -98,14 +98,13 @@ struct NlTest {
 
 impl kernel::Module for NlTest {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let unit = params::unit();
-        let socket = KernelSocket::new::<Echo>(unit, protocol::GROUP_COUNT).map_err(|error| {
+        let unit = parameters::unit();
+        let socket = KernelSocket::new::<Echo>(unit, protocol::GROUP_COUNT).inspect_err(|&error| {
             if error == EINVAL {
                 pr_err!("unit={unit} is not a netlink protocol unit (0 to 31)\n");
             } else {
                 pr_err!("netlink protocol unit {unit} is already registered by another kernel socket; pick a free one with unit=N\n");
             }
-            error
         })?;
         pr_info!(
             "netlink protocol {unit} registered, echo broadcast on multicast group {}\n",
