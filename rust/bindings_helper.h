@@ -7,7 +7,9 @@
 #include <linux/netlink.h>
 #include <linux/skbuff.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 #include <net/netlink.h>
+#include <net/netns/generic.h>
 
 #include "params.h"
 
@@ -21,3 +23,17 @@ static inline u32 nltest_skb_sender_portid(const struct sk_buff *skb)
 {
 	return NETLINK_CB(skb).portid;
 }
+
+static inline struct net *nltest_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
+/* The sender's uid as seen from the user namespace of the sending socket. */
+static inline u32 nltest_skb_sender_uid(const struct sk_buff *skb)
+{
+	return from_kuid_munged(sk_user_ns(NETLINK_CB(skb).sk), NETLINK_CB(skb).creds.uid);
+}
+
+/* Macros bindgen cannot evaluate, as constants (like the kernel's own helpers). */
+const unsigned int NLTEST_VALIDATE_STRICT = NL_VALIDATE_STRICT;

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! nltest: a netlink echo service.
+//! nltest: a netlink service, in every network namespace.
 //!
-//! Registers netlink protocol `NETLINK_TEST` (17, or the `unit` parameter).
-//! Every message a userspace socket sends is echoed back to that socket,
-//! with the request's type, sequence number and payload, and the payload is
-//! broadcast to multicast group 1 when someone listens there.
+//! Registers netlink protocol `NETLINK_TEST` (17, or the `unit` parameter)
+//! and speaks two protocols on it, told apart by each message's header:
+//!
+//! - requests (type at or above `NLMSG_MIN_TYPE` with `NLM_F_REQUEST`):
+//!   `ECHO`, `BROADCAST` and `GET_STATS`, with attributes checked against a
+//!   strict policy, acks and extended errors as the kernel's own netlink
+//!   families do (`netlink_rcv_skb`);
+//! - anything else but control messages: raw echo, as in the classic
+//!   tutorials. The message comes back to its sender unchanged (type,
+//!   sequence number, payload) and is broadcast to group 1.
+//!
+//! docs/protocol.md describes both.
 
 mod bindings;
 mod netlink;
@@ -17,8 +25,12 @@ mod parameters;
 mod protocol;
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::prelude::*;
-use netlink::{InputHandler, KernelSocket, Malformed, Message, OutMessage, ReceivedSkb, Socket};
+use kernel::{c_str, init::Zeroable, prelude::*};
+use netlink::{
+    attribute_size, DumpWriter, Malformed, Message, MessageWriter, OutMessage, Policy,
+    Registration, Request, Service, Socket, SocketConfig,
+};
+use protocol::*;
 
 module! {
     type: NlTest,
@@ -28,78 +40,248 @@ module! {
     license: "GPL",
 }
 
-/// What the service did since it was loaded, reported when it unloads.
+const GROUPS: usize = GROUP_COUNT as usize;
+
+/// Counters of one network namespace.
 struct Counters {
-    echoed: AtomicU64,
-    /// Echoes dropped because the sender's receive queue was full.
-    dropped: AtomicU64,
-    /// Malformed messages, and echoes that could not be built or sent.
+    requests: AtomicU64,
+    echoes: AtomicU64,
+    broadcasts: AtomicU64,
+    bytes: AtomicU64,
     errors: AtomicU64,
+    dropped: AtomicU64,
+    listeners: [AtomicU64; GROUPS],
 }
 
-static COUNTERS: Counters = Counters {
-    echoed: AtomicU64::new(0),
-    dropped: AtomicU64::new(0),
-    errors: AtomicU64::new(0),
-};
+// SAFETY: atomics are valid all-zero.
+unsafe impl Zeroable for Counters {}
 
-fn count(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+fn add(counter: &AtomicU64, value: u64) {
+    counter.fetch_add(value, Ordering::Relaxed);
 }
 
-/// The echo service: the input handler of the kernel socket.
-struct Echo;
+impl Counters {
+    /// Every counter as (`STAT_*`, group or 0, value), in dump order.
+    fn entry(&self, index: usize) -> Option<(u32, u32, u64)> {
+        let plain = [
+            (STAT_REQUESTS, &self.requests),
+            (STAT_ECHOES, &self.echoes),
+            (STAT_BROADCASTS, &self.broadcasts),
+            (STAT_BYTES, &self.bytes),
+            (STAT_ERRORS, &self.errors),
+            (STAT_DROPPED, &self.dropped),
+        ];
+        if let Some((stat, counter)) = plain.get(index) {
+            return Some((*stat, 0, counter.load(Ordering::Relaxed)));
+        }
+        let group = index - plain.len();
+        let listeners = self.listeners.get(group)?;
+        Some((
+            STAT_LISTENERS,
+            group as u32 + 1,
+            listeners.load(Ordering::Relaxed),
+        ))
+    }
 
-impl InputHandler for Echo {
-    fn input(socket: &Socket, skb: &ReceivedSkb) {
-        // The sender's address comes from the netlink core, not from the
-        // header's `nlmsg_pid`, which the sender may set to anything.
-        let sender = skb.sender_portid();
-        for message in skb.messages() {
-            match message {
-                Ok(message) => echo(socket, sender, &message),
-                Err(malformed) => reject(socket, sender, malformed),
+    fn count_send(&self, counter: &AtomicU64, bytes: usize, result: Result) {
+        match result {
+            Ok(()) => {
+                add(counter, 1);
+                add(&self.bytes, bytes as u64);
+            }
+            Err(error) if error == EAGAIN => add(&self.dropped, 1),
+            Err(_) => add(&self.errors, 1),
+        }
+    }
+}
+
+/// Writes counter entry (`STAT`, optional `GROUP`, `VALUE`) attributes.
+fn put_entry(writer: &mut MessageWriter<'_>, (stat, group, value): (u32, u32, u64)) -> Result {
+    writer.put_u32(ATTR_STAT, stat)?;
+    if group != 0 {
+        writer.put_u32(ATTR_GROUP, group)?;
+    }
+    writer.put_u64(ATTR_VALUE, value)
+}
+
+/// Size of the attributes of one counter entry, at most.
+const ENTRY_SIZE: usize = 2 * attribute_size(4) + attribute_size(8);
+const ENTRY_COUNT: usize = 6 + GROUPS;
+
+struct NlTestService;
+
+impl Service for NlTestService {
+    type State = Counters;
+
+    fn socket_config() -> SocketConfig {
+        SocketConfig {
+            unit: parameters::unit(),
+            groups: GROUP_COUNT,
+            nonroot_listen: parameters::nonroot_listen(),
+        }
+    }
+
+    fn raw_message(socket: &Socket, counters: &Counters, sender: u32, message: &Message<'_>) {
+        let header = message.header;
+        let payload = message.payload;
+        let echo = OutMessage::new(header.kind, 0, header.seq, payload);
+        counters.count_send(
+            &counters.echoes,
+            payload.len(),
+            echo.and_then(|echo| socket.unicast(echo, sender)),
+        );
+        if socket.has_listeners(ECHO_GROUP) {
+            // Best effort: a listener that does not keep up loses broadcasts,
+            // and the netlink core tells it so with ENOBUFS.
+            if let Ok(event) = OutMessage::new(header.kind, 0, header.seq, payload) {
+                let _ = socket.broadcast(event, ECHO_GROUP);
             }
         }
     }
-}
 
-fn echo(socket: &Socket, sender: u32, message: &Message<'_>) {
-    let header = message.header;
-    let reply = OutMessage::new(header.kind, 0, header.seq, message.payload);
-    match reply.and_then(|reply| socket.unicast(reply, sender)) {
-        Ok(()) => count(&COUNTERS.echoed),
-        Err(error) if error == EAGAIN => count(&COUNTERS.dropped),
-        Err(_) => count(&COUNTERS.errors),
+    fn malformed(socket: &Socket, counters: &Counters, sender: u32, malformed: Malformed) {
+        add(&counters.errors, 1);
+        if let Malformed::BadLength(header) = malformed {
+            if let Ok(reply) = OutMessage::error(header, EINVAL) {
+                let _ = socket.unicast(reply, sender);
+            }
+        }
     }
-    if socket.has_listeners(protocol::ECHO_GROUP) {
-        // Best effort: a listener that does not keep up loses broadcasts,
-        // and the netlink core tells it so with ENOBUFS.
-        if let Ok(event) = OutMessage::new(header.kind, 0, header.seq, message.payload) {
-            let _ = socket.broadcast(event, protocol::ECHO_GROUP);
+
+    fn request(counters: &Counters, request: &Request<'_>) -> Result {
+        add(&counters.requests, 1);
+        let result = match request.kind() {
+            MSG_ECHO => echo(counters, request),
+            MSG_BROADCAST => broadcast(counters, request),
+            MSG_GET_STATS => get_stats(counters, request),
+            _ => {
+                request.set_error_message(c_str!("unknown command"));
+                Err(netlink::code::eopnotsupp())
+            }
+        };
+        // EINTR: a dump started, which is not an error.
+        if matches!(result, Err(error) if error != EINTR) {
+            add(&counters.errors, 1);
+        }
+        result
+    }
+
+    fn dump(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
+        while let Some(entry) = counters.entry(writer.cursor()) {
+            if !writer.part(MSG_GET_STATS, |message| put_entry(message, entry)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn bind(counters: &Counters, group: u32) -> Result {
+        if let Some(listeners) = counters.listeners.get(group as usize - 1) {
+            add(listeners, 1);
+        }
+        Ok(())
+    }
+
+    fn unbind(counters: &Counters, group: u32) {
+        if let Some(listeners) = counters.listeners.get(group as usize - 1) {
+            listeners.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
 
-/// Answers a message whose length is wrong with `EINVAL`, when its header
-/// could be read; the rest of the datagram is not read.
-fn reject(socket: &Socket, sender: u32, malformed: Malformed) {
-    count(&COUNTERS.errors);
-    if let Malformed::BadLength(header) = malformed {
-        if let Ok(reply) = OutMessage::error(header, EINVAL) {
-            let _ = socket.unicast(reply, sender);
-        }
+/// The `DATA` attribute of a request, within the `max_payload` limit.
+fn data<'a, const N: usize>(
+    request: &Request<'a>,
+    attributes: &netlink::Attributes<'a, N>,
+) -> Result<&'a [u8]> {
+    let Some(attr) = attributes.get(ATTR_DATA) else {
+        request.set_error_message(c_str!("missing DATA attribute"));
+        return Err(netlink::code::enodata());
+    };
+    let data = attr.bytes();
+    let limit = parameters::max_payload();
+    if data.len() > limit {
+        request.set_attr_error(attr, c_str!("DATA is larger than max_payload"));
+        request.set_error_fmt(format_args!(
+            "DATA is {} bytes, more than max_payload ({limit})",
+            data.len()
+        ));
+        return Err(netlink::code::emsgsize());
     }
+    Ok(data)
+}
+
+/// An `EVENT` carrying `data` and who sent it.
+fn event(request: &Request<'_>, data: &[u8]) -> Result<OutMessage> {
+    let size = attribute_size(data.len()) + 2 * attribute_size(4);
+    let mut event = OutMessage::with_attributes(MSG_EVENT, 0, request.seq(), size)?;
+    let mut writer = event.writer();
+    writer.put_bytes(ATTR_DATA, data)?;
+    writer.put_u32(ATTR_PORTID, request.sender_portid())?;
+    writer.put_u32(ATTR_UID, request.sender_uid())?;
+    Ok(event)
+}
+
+fn echo(counters: &Counters, request: &Request<'_>) -> Result {
+    let attributes =
+        request.parse(&Policy::<{ ATTR_MAX as usize + 1 }>::new().binary(ATTR_DATA))?;
+    let data = data(request, &attributes)?;
+    let mut reply = request.new_reply(attribute_size(data.len()))?;
+    reply.writer().put_bytes(ATTR_DATA, data)?;
+    counters.count_send(&counters.echoes, data.len(), request.reply(reply));
+    let socket = request.socket();
+    if socket.has_listeners(ECHO_GROUP) {
+        let _ = socket.broadcast(event(request, data)?, ECHO_GROUP);
+    }
+    Ok(())
+}
+
+fn broadcast(counters: &Counters, request: &Request<'_>) -> Result {
+    if !request.sender_is_net_admin() {
+        request.set_error_message(c_str!("BROADCAST needs CAP_NET_ADMIN"));
+        return Err(EPERM);
+    }
+    let policy = Policy::<{ ATTR_MAX as usize + 1 }>::new()
+        .binary(ATTR_DATA)
+        .u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16);
+    let attributes = request.parse(&policy)?;
+    let data = data(request, &attributes)?;
+    let Some(group) = attributes.get(ATTR_GROUP).and_then(|attr| attr.u32()) else {
+        request.set_error_message(c_str!("missing GROUP attribute"));
+        return Err(netlink::code::enodata());
+    };
+    let result = match request.socket().broadcast(event(request, data)?, group) {
+        // Nobody listening is not the sender's error.
+        Err(error) if error == ESRCH => Ok(()),
+        result => result,
+    };
+    counters.count_send(&counters.broadcasts, data.len(), result);
+    Ok(())
+}
+
+fn get_stats(counters: &Counters, request: &Request<'_>) -> Result {
+    request.parse(&Policy::<{ ATTR_MAX as usize + 1 }>::new())?;
+    if request.is_dump() {
+        return request.start_dump::<NlTestService>();
+    }
+    let mut reply = request.new_reply(ENTRY_COUNT * attribute_size(ENTRY_SIZE))?;
+    let mut writer = reply.writer();
+    let mut index = 0;
+    while let Some(entry) = counters.entry(index) {
+        writer.nest(ATTR_STAT, |nest| put_entry(nest, entry))?;
+        index += 1;
+    }
+    request.reply(reply)
 }
 
 struct NlTest {
-    _socket: KernelSocket,
+    _service: Registration<NlTestService>,
 }
 
 impl kernel::Module for NlTest {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let unit = parameters::unit();
-        let socket = KernelSocket::new::<Echo>(unit, protocol::GROUP_COUNT).inspect_err(|&error| {
+        let service = Registration::<NlTestService>::new().inspect_err(|&error| {
             if error == EINVAL {
                 pr_err!("unit={unit} is not a netlink protocol unit (0 to 31)\n");
             } else {
@@ -107,20 +289,8 @@ impl kernel::Module for NlTest {
             }
         })?;
         pr_info!(
-            "netlink protocol {unit} registered, echo broadcast on multicast group {}\n",
-            protocol::ECHO_GROUP
+            "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups\n"
         );
-        Ok(Self { _socket: socket })
-    }
-}
-
-impl Drop for NlTest {
-    fn drop(&mut self) {
-        pr_info!(
-            "unloaded: {} echoed, {} dropped on a full receive queue, {} errors\n",
-            COUNTERS.echoed.load(Ordering::Relaxed),
-            COUNTERS.dropped.load(Ordering::Relaxed),
-            COUNTERS.errors.load(Ordering::Relaxed),
-        );
+        Ok(Self { _service: service })
     }
 }

@@ -1,12 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Module parameters, declared in `params.c`.
+//!
+//! All are read-only (0444): written only while the module's parameters are
+//! parsed, before `init`, so reading them needs no lock.
 
 use crate::bindings;
 
-/// The `unit` parameter: the netlink protocol unit to register.
+/// `unit`: the netlink protocol unit to register.
 pub(crate) fn unit() -> i32 {
-    // SAFETY: `nltest_param_unit` is a read-only (0444) module parameter: it is
-    // written only while the module's parameters are parsed, before `init`.
+    // SAFETY: read-only parameter, see the module documentation.
     unsafe { bindings::nltest_param_unit }
+}
+
+/// `nonroot_listen`: whether sockets without `CAP_NET_ADMIN` may listen.
+pub(crate) fn nonroot_listen() -> bool {
+    // SAFETY: read-only parameter, see the module documentation.
+    unsafe { bindings::nltest_param_nonroot_listen }
+}
+
+/// `max_payload`: the largest `DATA` attribute of a typed request.
+pub(crate) fn max_payload() -> usize {
+    // SAFETY: read-only parameter, see the module documentation.
+    unsafe { bindings::nltest_param_max_payload as usize }
 }

@@ -1,34 +1,54 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Safe netlink for the module: a kernel socket released on drop, the socket
-//! buffers it receives and sends, and the messages in them.
+//! Safe netlink for the module: a service with a kernel socket in every
+//! network namespace (released on drop), the socket buffers it receives and
+//! sends, requests with their attributes and extended acks, and dumps.
 //!
-//! All raw FFI of the module lives in this layer (and in `parameters.rs`); the
-//! logic above it is safe Rust.
+//! All raw FFI of the module lives in this layer (and in `parameters.rs`);
+//! the logic above it is safe Rust.
 //!
 //! C headers: [`include/linux/netlink.h`](srctree/include/linux/netlink.h),
-//! [`include/net/netlink.h`](srctree/include/net/netlink.h).
+//! [`include/net/netlink.h`](srctree/include/net/netlink.h),
+//! [`include/net/net_namespace.h`](srctree/include/net/net_namespace.h).
 
+mod attr;
+mod dump;
 mod message;
+mod pernet;
+mod request;
 mod skb;
 mod socket;
 
+pub(crate) use attr::{Attributes, Policy};
+pub(crate) use dump::DumpWriter;
 pub(crate) use message::{Malformed, Message};
-pub(crate) use skb::{OutMessage, ReceivedSkb};
-pub(crate) use socket::{InputHandler, KernelSocket, Socket};
+pub(crate) use pernet::{Registration, Service};
+pub(crate) use request::Request;
+pub(crate) use skb::{attribute_size, MessageWriter, OutMessage};
+pub(crate) use socket::{Socket, SocketConfig};
 
 /// Error codes that `kernel::error::code` of 6.12 does not declare.
 pub(crate) mod code {
     use crate::bindings;
     use kernel::error::Error;
 
-    /// `EMSGSIZE`: the message does not fit.
-    pub(crate) fn emsgsize() -> Error {
-        Error::from_errno(-(bindings::EMSGSIZE as i32))
+    macro_rules! codes {
+        ($($(#[$doc:meta])* $name:ident = $errno:ident;)*) => {$(
+            $(#[$doc])*
+            pub(crate) fn $name() -> Error {
+                Error::from_errno(-(bindings::$errno as i32))
+            }
+        )*};
     }
 
-    /// `EADDRINUSE`: the protocol unit is taken.
-    pub(crate) fn eaddrinuse() -> Error {
-        Error::from_errno(-(bindings::EADDRINUSE as i32))
+    codes! {
+        /// `EMSGSIZE`: the message does not fit.
+        emsgsize = EMSGSIZE;
+        /// `EADDRINUSE`: the protocol unit is taken.
+        eaddrinuse = EADDRINUSE;
+        /// `EOPNOTSUPP`: unknown command.
+        eopnotsupp = EOPNOTSUPP;
+        /// `ENODATA`: a required attribute is missing.
+        enodata = ENODATA;
     }
 }

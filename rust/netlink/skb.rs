@@ -5,7 +5,7 @@
 
 use super::message::{Header, Messages, HEADER_LEN};
 use crate::bindings;
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{prelude::*, types::Opaque};
 
 /// A socket buffer holding a datagram that a userspace socket sent to a
@@ -40,6 +40,24 @@ impl ReceivedSkb {
         unsafe { bindings::nltest_skb_sender_portid(self.0.get()) }
     }
 
+    /// The sender's uid, in the user namespace of the sending socket.
+    pub(crate) fn sender_uid(&self) -> u32 {
+        // SAFETY: by the type invariant the skb is valid, with the netlink
+        // control block the netlink core filled in.
+        unsafe { bindings::nltest_skb_sender_uid(self.0.get()) }
+    }
+
+    /// Whether the sender has `capability` in the user namespace that owns
+    /// the network namespace of the socket (`netlink_net_capable`).
+    pub(crate) fn sender_has_net_capability(&self, capability: i32) -> bool {
+        // SAFETY: by the type invariant the skb is valid.
+        unsafe { bindings::netlink_net_capable(self.0.get(), capability) }
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut bindings::sk_buff {
+        self.0.get()
+    }
+
     /// The datagram's bytes: the linear part of the buffer, which is all of it
     /// for netlink datagrams.
     fn data(&self) -> &[u8] {
@@ -63,35 +81,62 @@ impl ReceivedSkb {
 /// unless a send function consumed it through [`OutMessage::into_raw`].
 pub(crate) struct OutMessage {
     skb: NonNull<bindings::sk_buff>,
+    header: NonNull<bindings::nlmsghdr>,
 }
 
 impl OutMessage {
-    /// Allocates a message with the given header fields and payload, from the
-    /// kernel (`nlmsg_pid` 0). Called in process context: it may sleep.
-    pub(crate) fn new(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
-        let len = i32::try_from(payload.len()).map_err(|_| super::code::emsgsize())?;
+    /// Allocates room for a message of `capacity` bytes of payload, and puts
+    /// a header (`nlmsg_pid` 0: from the kernel) followed by `payload_len`
+    /// bytes. Called in process context: it may sleep.
+    fn allocate(
+        kind: u16,
+        flags: u16,
+        seq: u32,
+        capacity: usize,
+        payload_len: usize,
+    ) -> Result<Self> {
+        let payload_len = i32::try_from(payload_len).map_err(|_| super::code::emsgsize())?;
         // SAFETY: `nlmsg_new` only allocates; `GFP_KERNEL` is allowed in the
-        // process context the input callback runs in.
-        let skb = unsafe { bindings::nlmsg_new(payload.len(), bindings::GFP_KERNEL) };
-        // INVARIANT: a non-null result is a fresh skb that we own.
-        let message = Self {
-            skb: NonNull::new(skb).ok_or(ENOMEM)?,
-        };
+        // process context the callbacks run in.
+        let skb = unsafe { bindings::nlmsg_new(capacity, bindings::GFP_KERNEL) };
+        let skb = NonNull::new(skb).ok_or(ENOMEM)?;
         // SAFETY: the skb is valid and ours; `nlmsg_put` checks its tailroom.
-        let header = unsafe { bindings::nlmsg_put(skb, 0, seq, kind.into(), len, flags.into()) };
-        if header.is_null() {
+        let header = unsafe {
+            bindings::nlmsg_put(skb.as_ptr(), 0, seq, kind.into(), payload_len, flags.into())
+        };
+        let Some(header) = NonNull::new(header) else {
+            // SAFETY: the skb is ours and not used after this.
+            unsafe { bindings::kfree_skb(skb.as_ptr()) };
             return Err(super::code::emsgsize());
-        }
-        // SAFETY: `nlmsg_put` reserved `len` bytes of payload right after the
+        };
+        // INVARIANT: a fresh skb that we own, holding one message.
+        Ok(Self { skb, header })
+    }
+
+    /// A message with the given header fields and payload bytes.
+    pub(crate) fn new(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
+        let message = Self::allocate(kind, flags, seq, payload.len(), payload.len())?;
+        // SAFETY: `nlmsg_put` reserved `payload.len()` bytes right after the
         // header, which cannot overlap the caller's slice.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 payload.as_ptr(),
-                bindings::nlmsg_data(header).cast::<u8>(),
+                bindings::nlmsg_data(message.header.as_ptr()).cast::<u8>(),
                 payload.len(),
             )
         };
         Ok(message)
+    }
+
+    /// A message with no payload yet, with room for `attributes_len` bytes of
+    /// attributes, added with the `put_*` methods.
+    pub(crate) fn with_attributes(
+        kind: u16,
+        flags: u16,
+        seq: u32,
+        attributes_len: usize,
+    ) -> Result<Self> {
+        Self::allocate(kind, flags, seq, attributes_len, 0)
     }
 
     /// An `NLMSG_ERROR` message answering the request whose header is given,
@@ -101,6 +146,15 @@ impl OutMessage {
         payload[..4].copy_from_slice(&error.to_errno().to_ne_bytes());
         payload[4..].copy_from_slice(&request.to_bytes());
         Self::new(bindings::NLMSG_ERROR as u16, 0, request.seq, &payload)
+    }
+
+    /// The message, to append attributes to.
+    pub(crate) fn writer(&mut self) -> MessageWriter<'_> {
+        MessageWriter {
+            skb: self.skb.as_ptr(),
+            header: self.header.as_ptr(),
+            _message: PhantomData,
+        }
     }
 
     /// Gives up ownership of the skb to a function that consumes it.
@@ -115,5 +169,73 @@ impl Drop for OutMessage {
     fn drop(&mut self) {
         // SAFETY: by the type invariant we own the skb and nothing else uses it.
         unsafe { bindings::kfree_skb(self.skb.as_ptr()) };
+    }
+}
+
+/// Bytes an attribute with `payload_len` bytes of payload takes in a message
+/// (`nla_total_size`).
+pub(crate) const fn attribute_size(payload_len: usize) -> usize {
+    (4 + payload_len + 3) & !3
+}
+
+/// Appends attributes to the last message of a socket buffer.
+///
+/// # Invariants
+///
+/// `header` is the last message of `skb`, and both stay valid and exclusively
+/// borrowed for `'a`.
+pub(crate) struct MessageWriter<'a> {
+    pub(super) skb: *mut bindings::sk_buff,
+    pub(super) header: *mut bindings::nlmsghdr,
+    pub(super) _message: PhantomData<&'a mut ()>,
+}
+
+impl MessageWriter<'_> {
+    /// Appends attribute `attr` with payload `data`; fails with `EMSGSIZE`
+    /// when the buffer is full.
+    pub(crate) fn put_bytes(&mut self, attr: u16, data: &[u8]) -> Result {
+        let len = i32::try_from(data.len()).map_err(|_| super::code::emsgsize())?;
+        // SAFETY: the skb is valid and ours to write (type invariant);
+        // `nla_put` checks its tailroom and copies `len` bytes from `data`.
+        kernel::error::to_result(unsafe {
+            bindings::nla_put(self.skb, attr.into(), len, data.as_ptr().cast())
+        })?;
+        // SAFETY: `header` is the skb's last message (type invariant).
+        unsafe { bindings::nlmsg_end(self.skb, self.header) };
+        Ok(())
+    }
+
+    /// Appends a u32 attribute.
+    pub(crate) fn put_u32(&mut self, attr: u16, value: u32) -> Result {
+        self.put_bytes(attr, &value.to_ne_bytes())
+    }
+
+    /// Appends a u64 attribute.
+    pub(crate) fn put_u64(&mut self, attr: u16, value: u64) -> Result {
+        self.put_bytes(attr, &value.to_ne_bytes())
+    }
+}
+
+impl MessageWriter<'_> {
+    /// Appends a nested attribute `attr` whose attributes `fill` writes;
+    /// on error nothing of it is left in the message.
+    pub(crate) fn nest(&mut self, attr: u16, fill: impl FnOnce(&mut Self) -> Result) -> Result {
+        // SAFETY: the skb is ours to write (type invariant); `nla_nest_start`
+        // checks its tailroom.
+        let start = unsafe { bindings::nla_nest_start(self.skb, attr.into()) };
+        if start.is_null() {
+            return Err(super::code::emsgsize());
+        }
+        if let Err(error) = fill(self) {
+            // SAFETY: `start` is the nest just opened in this skb.
+            unsafe { bindings::nla_nest_cancel(self.skb, start) };
+            return Err(error);
+        }
+        // SAFETY: `start` is the nest opened above, `header` the last message.
+        unsafe {
+            bindings::nla_nest_end(self.skb, start);
+            bindings::nlmsg_end(self.skb, self.header);
+        }
+        Ok(())
     }
 }

@@ -2,16 +2,23 @@
 
 //! Netlink kernel sockets.
 
+use super::message::Message;
+use super::pernet::{state_of, state_of_net, Service};
+use super::request::Request;
 use super::skb::{OutMessage, ReceivedSkb};
 use crate::bindings;
-use core::{ops::Deref, ptr::NonNull};
-use kernel::{error::to_result, prelude::*, types::Opaque};
+use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
+use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
 
-/// What a kernel socket does with each datagram userspace sends to it.
-pub(crate) trait InputHandler {
-    /// Called by the netlink core in the sending process's context, possibly
-    /// on several CPUs at once, for each datagram sent to `socket`.
-    fn input(socket: &Socket, skb: &ReceivedSkb);
+/// How the kernel sockets of a service are set up.
+pub(crate) struct SocketConfig {
+    /// Netlink protocol unit, 0 to `MAX_LINKS - 1`.
+    pub(crate) unit: i32,
+    /// Number of multicast groups, numbered from 1.
+    pub(crate) groups: u32,
+    /// Whether sockets without `CAP_NET_ADMIN` may join the groups
+    /// (`NL_CFG_F_NONROOT_RECV`).
+    pub(crate) nonroot_listen: bool,
 }
 
 /// A netlink kernel socket, borrowed.
@@ -29,7 +36,7 @@ impl Socket {
     /// # Safety
     ///
     /// `ptr` must point to a netlink kernel socket that stays valid for `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
         // SAFETY: `Socket` is a transparent wrapper of `sock`; the caller
         // guarantees validity for `'a`.
         unsafe { &*ptr.cast() }
@@ -61,6 +68,10 @@ impl Socket {
         })
     }
 
+    pub(super) fn as_ptr(&self) -> *mut bindings::sock {
+        self.0.get()
+    }
+
     /// Whether some socket has joined multicast `group`.
     pub(crate) fn has_listeners(&self, group: u32) -> bool {
         // SAFETY: the socket is valid by the type invariant.
@@ -68,25 +79,117 @@ impl Socket {
     }
 }
 
-/// The netlink input callback, for handler `H`.
+/// The netlink input callback of service `S`.
 ///
 /// # Safety
 ///
-/// Only the netlink core may call it, as the `input` of a kernel socket.
-unsafe extern "C" fn input_callback<H: InputHandler>(skb: *mut bindings::sk_buff) {
+/// Only the netlink core may call it, as the `input` of a kernel socket of
+/// service `S`.
+unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     // SAFETY: the netlink core passes a valid skb that it owns and does not
     // modify until we return; `skb->sk` is the kernel socket it was sent to
-    // (`netlink_unicast_kernel`), which lives at least as long.
-    let (socket, skb) = unsafe {
+    // (`netlink_unicast_kernel`), which lives at least as long, in a
+    // namespace where the service is set up.
+    let (socket, received, state) = unsafe {
+        let sock = bindings::nltest_skb_sock(skb);
         (
-            Socket::from_raw(bindings::nltest_skb_sock(skb)),
+            Socket::from_raw(sock),
             ReceivedSkb::from_raw(skb),
+            state_of::<S>(sock),
         )
     };
-    H::input(socket, skb);
+    let sender = received.sender_portid();
+    // First the messages `netlink_rcv_skb` skips (not requests) and the
+    // framing errors it stops at silently...
+    for message in received.messages() {
+        match message {
+            Ok(message) if is_raw(&message) => S::raw_message(socket, state, sender, &message),
+            Ok(_) => {}
+            Err(malformed) => S::malformed(socket, state, sender, malformed),
+        }
+    }
+    // ...then the requests, with the kernel's own semantics for acks and
+    // errors.
+    // SAFETY: as above; `request_callback::<S>` is called for requests of
+    // this skb only, during this call.
+    unsafe { bindings::netlink_rcv_skb(skb, Some(request_callback::<S>)) };
 }
 
-/// A netlink kernel socket in the initial network namespace, released on drop.
+/// Whether a message belongs to the raw protocol: neither a request, which
+/// `netlink_rcv_skb` processes, nor a control message (types 1 to 15).
+fn is_raw(message: &Message<'_>) -> bool {
+    let header = message.header;
+    let min_type = bindings::NLMSG_MIN_TYPE as u16;
+    let is_request = u32::from(header.flags) & bindings::NLM_F_REQUEST != 0;
+    if header.kind >= min_type {
+        !is_request
+    } else {
+        header.kind == 0
+    }
+}
+
+/// The request callback `netlink_rcv_skb` calls for service `S`.
+///
+/// # Safety
+///
+/// Only `netlink_rcv_skb` may call it, from [`input_callback`].
+unsafe extern "C" fn request_callback<S: Service>(
+    skb: *mut bindings::sk_buff,
+    header: *mut bindings::nlmsghdr,
+    extack: *mut bindings::netlink_ext_ack,
+) -> ffi::c_int {
+    // SAFETY: as in `input_callback`; `header` is a message of `skb` whose
+    // length `netlink_rcv_skb` checked, `extack` the ack it sends after.
+    let request = unsafe {
+        let sock = bindings::nltest_skb_sock(skb);
+        Request {
+            socket: Socket::from_raw(sock),
+            skb: ReceivedSkb::from_raw(skb),
+            header,
+            extack,
+            _lifetime: PhantomData,
+        }
+    };
+    // SAFETY: as in `input_callback`.
+    let state = unsafe { state_of::<S>(bindings::nltest_skb_sock(skb)) };
+    match S::request(state, &request) {
+        Ok(()) => 0,
+        Err(error) => error.to_errno(),
+    }
+}
+
+/// The bind callback of service `S`: a socket joins `group`.
+///
+/// # Safety
+///
+/// Only the netlink core may call it, as the `bind` of a kernel socket of
+/// service `S`.
+unsafe extern "C" fn bind_callback<S: Service>(
+    net: *mut bindings::net,
+    group: ffi::c_int,
+) -> ffi::c_int {
+    // SAFETY: the netlink core calls `bind` for a socket of the service's
+    // unit in `net`, where the service is set up and which outlives the call.
+    let state = unsafe { state_of_net::<S>(net) };
+    match S::bind(state, group as u32) {
+        Ok(()) => 0,
+        Err(error) => error.to_errno(),
+    }
+}
+
+/// The unbind callback of service `S`: a socket leaves `group`.
+///
+/// # Safety
+///
+/// Only the netlink core may call it, as the `unbind` of a kernel socket of
+/// service `S`.
+unsafe extern "C" fn unbind_callback<S: Service>(net: *mut bindings::net, group: ffi::c_int) {
+    // SAFETY: as in `bind_callback`.
+    let state = unsafe { state_of_net::<S>(net) };
+    S::unbind(state, group as u32);
+}
+
+/// A netlink kernel socket of a service, released on drop.
 ///
 /// # Invariants
 ///
@@ -104,29 +207,38 @@ unsafe impl Send for KernelSocket {}
 unsafe impl Sync for KernelSocket {}
 
 impl KernelSocket {
-    /// Registers netlink protocol `unit` with `groups` multicast groups; `H`
-    /// handles what userspace sends. Fails with `EINVAL` for a unit out of
-    /// range and `EADDRINUSE` when another kernel socket holds the unit.
-    pub(crate) fn new<H: InputHandler>(unit: i32, groups: u32) -> Result<Self> {
-        if !(0..bindings::MAX_LINKS as i32).contains(&unit) {
+    /// Registers the service's protocol unit in namespace `net`. Fails with
+    /// `EINVAL` for a unit out of range and `EADDRINUSE` when another kernel
+    /// socket holds the unit there.
+    ///
+    /// # Safety
+    ///
+    /// `net` must be a valid namespace in which service `S` is being set up
+    /// (its per-namespace state allocated), outliving the socket.
+    pub(super) unsafe fn new<S: Service>(
+        net: *mut bindings::net,
+        config: SocketConfig,
+    ) -> Result<Self> {
+        if !(0..bindings::MAX_LINKS as i32).contains(&config.unit) {
             return Err(EINVAL);
         }
         let mut cfg = bindings::netlink_kernel_cfg {
-            groups,
-            input: Some(input_callback::<H>),
+            groups: config.groups,
+            flags: if config.nonroot_listen {
+                bindings::NL_CFG_F_NONROOT_RECV
+            } else {
+                0
+            },
+            input: Some(input_callback::<S>),
+            bind: Some(bind_callback::<S>),
+            unbind: Some(unbind_callback::<S>),
             ..Default::default()
         };
-        // SAFETY: `init_net` lives as long as the kernel; `cfg` is valid for
-        // the call, which copies what it needs of it. The wrapper passes this
-        // module's `THIS_MODULE`, so userspace sockets of the unit pin the
-        // module while they are open.
-        let sock = unsafe {
-            bindings::netlink_kernel_create(
-                core::ptr::addr_of_mut!(bindings::init_net),
-                unit,
-                &mut cfg,
-            )
-        };
+        // SAFETY: `net` is valid (caller); `cfg` is valid for the call, which
+        // copies what it needs of it. The wrapper passes this module's
+        // `THIS_MODULE`, so userspace sockets of the unit pin the module
+        // while they are open.
+        let sock = unsafe { bindings::netlink_kernel_create(net, config.unit, &mut cfg) };
         // INVARIANT: a non-null result is a new kernel socket.
         // A valid unit fails only when its port 0 is taken in the namespace,
         // that is, when another kernel socket registered it.

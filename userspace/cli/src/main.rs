@@ -1,9 +1,9 @@
 //! `nltest`: command-line peer of the nltest kernel module.
 
 use clap::{Parser, Subcommand};
-use nltest_client::{protocol, EchoSocket, Error, RawMessage, Reply};
+use nltest_client::{protocol, Broadcast, EchoSocket, Error, RawMessage, Request, Response, Stat};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(version, about = "Talk to the nltest kernel module over netlink")]
@@ -23,6 +23,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Send TEXT, wait for its echo, check it and print the round-trip time
+    ///
+    /// Uses the raw protocol (as the classic C examples do) unless --typed or
+    /// --ack asks for the typed ECHO request.
     Echo {
         /// What to send
         #[arg(default_value = "Hello you!")]
@@ -33,13 +36,36 @@ enum Command {
         /// How many echoes to send, one after the other
         #[arg(long, default_value_t = 1)]
         count: u32,
-        /// nlmsg_type of the request (the seed's examples use 0)
-        #[arg(long = "type", default_value_t = 0)]
+        /// nlmsg_type of a raw request (the seed's examples use 0)
+        #[arg(long = "type", default_value_t = 0, conflicts_with_all = ["typed", "ack"])]
         kind: u16,
+        /// Send a typed ECHO request (DATA attribute) instead of a raw message
+        #[arg(long)]
+        typed: bool,
+        /// Ask for an acknowledgement (a typed ECHO with NLM_F_ACK)
+        #[arg(long)]
+        ack: bool,
     },
-    /// Join multicast group 1 and print each broadcast
+    /// Send TEXT to a multicast group (needs CAP_NET_ADMIN)
+    Broadcast {
+        /// Multicast group, 1 to the module's group count
+        #[arg(long, default_value_t = protocol::ECHO_GROUP)]
+        group: u32,
+        /// What to send
+        text: String,
+    },
+    /// Print the counters of this network namespace
+    Stats {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Ask for a multipart dump instead of a single answer
+        #[arg(long)]
+        dump: bool,
+    },
+    /// Join a multicast group and print what arrives: raw echoes and events
     Listen {
-        /// Stop after N broadcasts (default: run until the timeout)
+        /// Stop after N messages (default: run until the timeout)
         #[arg(long)]
         count: Option<u64>,
         /// Multicast group to join
@@ -53,7 +79,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("nltest: error: {error}");
+            eprintln!("Error: {error}");
             ExitCode::FAILURE
         }
     }
@@ -61,32 +87,64 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     let timeout = Duration::from_secs_f64(cli.timeout.max(0.001));
+    let connect = |unit| -> Result<EchoSocket, Error> {
+        let mut socket = EchoSocket::connect(unit)?;
+        socket.set_timeout(timeout)?;
+        Ok(socket)
+    };
     match cli.command {
         Command::Echo {
             text,
             size,
             count,
             kind,
+            typed,
+            ack,
         } => {
-            let data = match size {
+            let data: Vec<u8> = match size {
                 Some(size) => (0..size).map(|i| (i % 251) as u8).collect(),
                 None => text.into_bytes(),
             };
-            let mut socket = EchoSocket::connect(cli.unit)?;
-            socket.set_timeout(timeout)?;
+            let mut socket = connect(cli.unit)?;
             for _ in 0..count {
-                let echoed = socket.echo(RawMessage {
-                    kind,
-                    data: data.clone(),
-                })?;
-                println!(
-                    "echo seq={} {} bytes {} round trip {:.1} us",
-                    echoed.seq,
-                    data.len(),
-                    preview(&data),
-                    echoed.round_trip.as_secs_f64() * 1e6
-                );
+                if typed || ack {
+                    typed_echo(&mut socket, &data, ack)?;
+                } else {
+                    let echoed = socket.echo(RawMessage {
+                        kind,
+                        data: data.clone(),
+                    })?;
+                    println!(
+                        "echo seq={} {} bytes {} round trip {:.1} us",
+                        echoed.seq,
+                        data.len(),
+                        preview(&data),
+                        echoed.round_trip.as_secs_f64() * 1e6
+                    );
+                }
             }
+            Ok(())
+        }
+        Command::Broadcast { group, text } => {
+            let request = Request::Broadcast {
+                group,
+                data: text.into_bytes(),
+            };
+            connect(cli.unit)?.request(&request, true)?;
+            println!("broadcast to group {group}");
+            Ok(())
+        }
+        Command::Stats { json, dump } => {
+            let responses = connect(cli.unit)?.request(&Request::GetStats { dump }, false)?;
+            let mut stats: Vec<Stat> = responses
+                .into_iter()
+                .flat_map(|response| match response {
+                    Response::Stats(stats) => stats,
+                    _ => Vec::new(),
+                })
+                .collect();
+            stats.sort();
+            print_stats(&stats, json);
             Ok(())
         }
         Command::Listen { count, group } => {
@@ -95,19 +153,79 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("listening on protocol {} group {group}", cli.unit);
             let mut received = 0;
             while count.is_none_or(|count| received < count) {
-                for reply in socket.recv()? {
-                    if let Reply::Echo { seq, message } = reply {
-                        received += 1;
-                        println!(
-                            "broadcast seq={seq} type={} {} bytes {}",
-                            message.kind,
-                            message.data.len(),
-                            preview(&message.data)
-                        );
-                    }
+                for broadcast in socket.recv_broadcasts()? {
+                    received += 1;
+                    print_broadcast(&broadcast);
                 }
             }
             Ok(())
+        }
+    }
+}
+
+fn typed_echo(socket: &mut EchoSocket, data: &[u8], ack: bool) -> Result<(), Error> {
+    let start = Instant::now();
+    let responses = socket.request(
+        &Request::Echo {
+            data: data.to_vec(),
+        },
+        ack,
+    )?;
+    match responses.as_slice() {
+        [Response::Echo { data: echoed }] if echoed == data => {}
+        _ => {
+            return Err(Error::Decode(format!(
+                "unexpected answer to ECHO: {responses:?}"
+            )))
+        }
+    }
+    println!(
+        "echo (typed{}) {} bytes {} round trip {:.1} us",
+        if ack { ", acked" } else { "" },
+        data.len(),
+        preview(data),
+        start.elapsed().as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
+fn print_broadcast(broadcast: &Broadcast) {
+    match broadcast {
+        Broadcast::Raw { seq, message } => println!(
+            "broadcast seq={seq} type={} {} bytes {}",
+            message.kind,
+            message.data.len(),
+            preview(&message.data)
+        ),
+        Broadcast::Event { seq, event } => println!(
+            "event seq={seq} from port {} uid {}: {} bytes {}",
+            event.portid,
+            event.uid,
+            event.data.len(),
+            preview(&event.data)
+        ),
+    }
+}
+
+fn print_stats(stats: &[Stat], json: bool) {
+    if json {
+        let mut object = serde_json::Map::new();
+        let mut listeners = serde_json::Map::new();
+        for stat in stats {
+            match stat.group {
+                Some(group) => listeners.insert(group.to_string(), stat.value.into()),
+                None => object.insert(stat.name().to_string(), stat.value.into()),
+            };
+        }
+        object.insert("listeners".to_string(), listeners.into());
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        for stat in stats {
+            let name = match stat.group {
+                Some(group) => format!("{} (group {group})", stat.name()),
+                None => stat.name().to_string(),
+            };
+            println!("{name:<22} {:>12}", stat.value);
         }
     }
 }

@@ -1,4 +1,12 @@
+use crate::message::ExtAck;
 use std::time::Duration;
+
+fn kernel_error_text(errno: i32, ack: &ExtAck) -> String {
+    match &ack.message {
+        Some(message) => message.clone(),
+        None => std::io::Error::from_raw_os_error(errno).to_string(),
+    }
+}
 
 /// What can go wrong talking to the module.
 #[derive(Debug, thiserror::Error)]
@@ -18,8 +26,10 @@ pub enum Error {
     )]
     Overrun,
 
-    #[error("the module answered request {seq} with an error: {source}")]
-    Kernel { seq: u32, source: std::io::Error },
+    /// The module answered request `seq` with `NLMSG_ERROR`; shown as the
+    /// extended ack message when there is one, as iproute2 does.
+    #[error("{}", kernel_error_text(*.errno, .ack))]
+    Kernel { seq: u32, errno: i32, ack: ExtAck },
 
     #[error("echo {seq} came back changed: sent {sent} bytes, got {received} bytes{detail}")]
     Mismatch {
@@ -28,6 +38,13 @@ pub enum Error {
         received: usize,
         detail: String,
     },
+
+    #[error(
+        "attribute {kind} of {len} bytes does not fit a netlink attribute \
+         (at most {} bytes)",
+        crate::service::MAX_ATTRIBUTE_LEN
+    )]
+    AttributeTooLarge { kind: u16, len: usize },
 
     #[error("cannot decode a message from the module: {0}")]
     Decode(String),
@@ -40,6 +57,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The errno the module answered with, for [`Error::Kernel`].
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Self::Kernel { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> Self {
         move |source| Self::Io { context, source }
     }

@@ -1,14 +1,17 @@
 //! Userspace peer of the `nltest` kernel module.
 //!
-//! [`message`] encodes requests and decodes replies on top of
+//! [`message`] (raw protocol) and [`service`] (typed requests) encode and
+//! decode on top of
 //! `netlink-packet-core`; [`EchoSocket`] sends and receives them on a
 //! `netlink-sys` socket, with timeouts and errors that say what went wrong.
 
 mod error;
 pub mod message;
+pub mod service;
 mod socket;
 
 pub use error::Error;
 pub use message::{RawMessage, Reply};
 pub use nltest_protocol as protocol;
-pub use socket::{EchoSocket, Echoed, DEFAULT_TIMEOUT};
+pub use service::{Event, Request, Response, Stat};
+pub use socket::{Broadcast, EchoSocket, Echoed, DEFAULT_TIMEOUT};

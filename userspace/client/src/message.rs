@@ -3,7 +3,7 @@
 use crate::Error;
 use netlink_packet_core::{
     NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
-    NLMSG_ALIGNTO,
+    NlasIterator, NLMSG_ALIGNTO,
 };
 use std::convert::Infallible;
 
@@ -48,8 +48,8 @@ pub enum Reply {
     /// and payload.
     Echo { seq: u32, message: RawMessage },
     /// An `NLMSG_ERROR` answering request `seq`: `errno` is positive, 0 for
-    /// an acknowledgement.
-    Error { seq: u32, errno: i32 },
+    /// an acknowledgement; `ack` holds the extended ack, if any.
+    Error { seq: u32, errno: i32, ack: ExtAck },
     /// `NLMSG_DONE`, `NLMSG_NOOP` or `NLMSG_OVERRUN`.
     Control { seq: u32, kind: u16 },
 }
@@ -62,9 +62,78 @@ impl Reply {
     }
 }
 
+/// The extended ack of an `NLMSG_ERROR` (`NLMSGERR_ATTR_*`), which the
+/// kernel adds for sockets with `NETLINK_EXT_ACK` set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtAck {
+    /// `NLMSGERR_ATTR_MSG`: what went wrong.
+    pub message: Option<String>,
+    /// `NLMSGERR_ATTR_OFFS`: offset of the offending attribute in the request.
+    pub offset: Option<u32>,
+}
+
+impl ExtAck {
+    const NLM_F_CAPPED: u16 = 0x100;
+    const NLM_F_ACK_TLVS: u16 = 0x200;
+    const NLMSGERR_ATTR_MSG: u16 = 1;
+    const NLMSGERR_ATTR_OFFS: u16 = 2;
+
+    /// Parses what follows the error code: the request (its header only when
+    /// `NLM_F_CAPPED`), then the attributes when `NLM_F_ACK_TLVS`.
+    fn parse(flags: u16, after_code: &[u8]) -> Self {
+        let mut ack = Self::default();
+        if flags & Self::NLM_F_ACK_TLVS == 0 {
+            return ack;
+        }
+        let request_len = if flags & Self::NLM_F_CAPPED != 0 {
+            HEADER_LEN
+        } else {
+            after_code
+                .first_chunk::<4>()
+                .map_or(HEADER_LEN, |len| align(u32::from_ne_bytes(*len) as usize))
+        };
+        let Some(attributes) = after_code.get(request_len..) else {
+            return ack;
+        };
+        for attribute in NlasIterator::new(attributes).flatten() {
+            match attribute.kind() {
+                Self::NLMSGERR_ATTR_MSG => {
+                    let text = attribute
+                        .value()
+                        .split(|&b| b == 0)
+                        .next()
+                        .unwrap_or_default();
+                    ack.message = Some(String::from_utf8_lossy(text).into_owned());
+                }
+                Self::NLMSGERR_ATTR_OFFS => {
+                    ack.offset = attribute
+                        .value()
+                        .first_chunk::<4>()
+                        .map(|v| u32::from_ne_bytes(*v));
+                }
+                _ => {}
+            }
+        }
+        ack
+    }
+}
+
+/// Size of a `struct nlmsghdr`.
+pub const HEADER_LEN: usize = 16;
+
 /// Appends one message to `datagram`, padded to the netlink alignment so
 /// that several messages can share one `sendmsg`.
 pub fn encode(datagram: &mut Vec<u8>, seq: u32, flags: u16, message: RawMessage) {
+    encode_inner(datagram, seq, flags, message)
+}
+
+/// Appends one message with any inner payload type to `datagram`.
+pub(crate) fn encode_inner<I: NetlinkSerializable>(
+    datagram: &mut Vec<u8>,
+    seq: u32,
+    flags: u16,
+    message: I,
+) {
     let mut header = NetlinkHeader::default();
     header.sequence_number = seq;
     header.flags = flags;
@@ -75,7 +144,7 @@ pub fn encode(datagram: &mut Vec<u8>, seq: u32, flags: u16, message: RawMessage)
     message.serialize(&mut datagram[start..start + message.buffer_len()]);
 }
 
-const fn align(len: usize) -> usize {
+pub(crate) const fn align(len: usize) -> usize {
     let to = NLMSG_ALIGNTO as usize;
     (len + to - 1) & !(to - 1)
 }
@@ -93,7 +162,8 @@ pub fn decode(mut datagram: &[u8]) -> Result<Vec<Reply>, Error> {
             NetlinkPayload::InnerMessage(message) => Reply::Echo { seq, message },
             NetlinkPayload::Error(error) => Reply::Error {
                 seq,
-                errno: error.code.map_or(0, |code| -code.get()),
+                errno: -error.raw_code(),
+                ack: ExtAck::parse(message.header.flags, &error.header),
             },
             _ => Reply::Control { seq, kind },
         });
@@ -167,9 +237,49 @@ mod tests {
         assert_eq!(
             decode(&datagram).unwrap(),
             vec![
-                Reply::Error { seq: 5, errno: 22 },
-                Reply::Error { seq: 6, errno: 0 }
+                Reply::Error {
+                    seq: 5,
+                    errno: 22,
+                    ack: ExtAck::default()
+                },
+                Reply::Error {
+                    seq: 6,
+                    errno: 0,
+                    ack: ExtAck::default()
+                }
             ]
+        );
+    }
+
+    #[test]
+    fn decodes_an_extended_ack() {
+        // struct nlmsgerr with NLM_F_CAPPED | NLM_F_ACK_TLVS, then
+        // NLMSGERR_ATTR_MSG "bad" and NLMSGERR_ATTR_OFFS 20.
+        let mut datagram = Vec::new();
+        datagram.extend_from_slice(&52u32.to_ne_bytes());
+        datagram.extend_from_slice(&2u16.to_ne_bytes());
+        datagram.extend_from_slice(&0x300u16.to_ne_bytes());
+        datagram.extend_from_slice(&9u32.to_ne_bytes());
+        datagram.extend_from_slice(&0u32.to_ne_bytes());
+        datagram.extend_from_slice(&(-34i32).to_ne_bytes());
+        datagram.extend_from_slice(&[0; 16]);
+        datagram.extend_from_slice(&8u16.to_ne_bytes());
+        datagram.extend_from_slice(&1u16.to_ne_bytes());
+        datagram.extend_from_slice(b"bad\0");
+        datagram.extend_from_slice(&8u16.to_ne_bytes());
+        datagram.extend_from_slice(&2u16.to_ne_bytes());
+        datagram.extend_from_slice(&20u32.to_ne_bytes());
+        let expected = ExtAck {
+            message: Some("bad".into()),
+            offset: Some(20),
+        };
+        assert_eq!(
+            decode(&datagram).unwrap(),
+            vec![Reply::Error {
+                seq: 9,
+                errno: 34,
+                ack: expected
+            }]
         );
     }
 

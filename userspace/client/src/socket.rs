@@ -1,6 +1,7 @@
 //! A netlink socket of the `nltest` protocol, on `netlink-sys`.
 
 use crate::message::{decode, encode, RawMessage, Reply};
+use crate::service::{decode_response, encode_request, Request, Response};
 use crate::Error;
 use netlink_sys::{Socket, SocketAddr};
 use std::io::ErrorKind;
@@ -30,7 +31,9 @@ pub struct Echoed {
 }
 
 impl EchoSocket {
-    /// Opens a socket of protocol `unit`, bound to a port id the kernel picks.
+    /// Opens a socket of protocol `unit`, bound to a port id the kernel picks,
+    /// that asks for extended acks (`NETLINK_EXT_ACK`) without the request's
+    /// payload (`NETLINK_CAP_ACK`).
     pub fn connect(unit: u32) -> Result<Self, Error> {
         let mut socket = Socket::new(unit as isize).map_err(|error| {
             if error.raw_os_error() == Some(libc::EPROTONOSUPPORT) {
@@ -45,6 +48,12 @@ impl EchoSocket {
         let address = socket
             .bind_auto()
             .map_err(Error::io("cannot bind the netlink socket"))?;
+        socket
+            .set_ext_ack(true)
+            .map_err(Error::io("cannot set NETLINK_EXT_ACK"))?;
+        socket
+            .set_cap_ack(true)
+            .map_err(Error::io("cannot set NETLINK_CAP_ACK"))?;
         let mut this = Self {
             socket,
             port_id: address.port_number(),
@@ -144,11 +153,12 @@ impl EchoSocket {
                             round_trip: start.elapsed(),
                         });
                     }
-                    Reply::Error { seq: got, errno } if got == seq => {
-                        return Err(Error::Kernel {
-                            seq,
-                            source: std::io::Error::from_raw_os_error(errno),
-                        });
+                    Reply::Error {
+                        seq: got,
+                        errno,
+                        ack,
+                    } if got == seq => {
+                        return Err(Error::Kernel { seq, errno, ack });
                     }
                     _ => {}
                 }
@@ -158,6 +168,85 @@ impl EchoSocket {
             }
         }
     }
+}
+
+impl EchoSocket {
+    /// Sends a typed request and collects its answer: the reply (`ECHO`,
+    /// `GET_STATS`), every part of a dump, or nothing but the ack
+    /// (`BROADCAST`, which is always acknowledged so that its errors show).
+    /// With `ack`, waits for the acknowledgement too. An `NLMSG_ERROR` with
+    /// an error becomes [`Error::Kernel`], with its extended ack.
+    pub fn request(&mut self, request: &Request, ack: bool) -> Result<Vec<Response>, Error> {
+        let expects_answer = !matches!(request, Request::Broadcast { .. });
+        let ack = ack || !expects_answer;
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let mut datagram = Vec::new();
+        encode_request(&mut datagram, seq, ack, request)?;
+        self.send_bytes(&datagram)?;
+
+        let start = Instant::now();
+        let mut responses = Vec::new();
+        let mut acked = !ack;
+        loop {
+            for reply in self.recv()? {
+                if reply.seq() != seq {
+                    continue;
+                }
+                match reply {
+                    Reply::Error { errno: 0, .. } => acked = true,
+                    Reply::Error { errno, ack, .. } => {
+                        return Err(Error::Kernel { seq, errno, ack })
+                    }
+                    Reply::Control { kind, .. } if kind == libc::NLMSG_DONE as u16 => {
+                        return Ok(responses);
+                    }
+                    Reply::Control { .. } => {}
+                    Reply::Echo { message, .. } => {
+                        responses.push(decode_response(message.kind, &message.data)?);
+                    }
+                }
+            }
+            let answered = !expects_answer || !responses.is_empty();
+            if !request.is_dump() && answered && acked {
+                return Ok(responses);
+            }
+            if start.elapsed() > self.timeout {
+                return Err(Error::Timeout(self.timeout));
+            }
+        }
+    }
+
+    /// Receives the next datagram sent to the groups this socket joined:
+    /// typed events, or raw echoes broadcast as they are.
+    pub fn recv_broadcasts(&mut self) -> Result<Vec<Broadcast>, Error> {
+        let mut broadcasts = Vec::new();
+        for reply in self.recv()? {
+            if let Reply::Echo { seq, message } = reply {
+                broadcasts.push(if message.kind == nltest_protocol::MSG_EVENT {
+                    match decode_response(message.kind, &message.data)? {
+                        Response::Event(event) => Broadcast::Event { seq, event },
+                        _ => unreachable!("decode_response of an EVENT gives an Event"),
+                    }
+                } else {
+                    Broadcast::Raw { seq, message }
+                });
+            }
+        }
+        Ok(broadcasts)
+    }
+}
+
+/// What a group member receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Broadcast {
+    /// A raw echo, broadcast to group 1 as it was echoed.
+    Raw { seq: u32, message: RawMessage },
+    /// An `EVENT`: a typed `ECHO` or `BROADCAST`, and who sent it.
+    Event {
+        seq: u32,
+        event: crate::service::Event,
+    },
 }
 
 /// Checks that an echo carries the request's type and payload.

@@ -3,7 +3,7 @@
 use crate::guest::{self, first_line, run, wait_with_limit};
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Reply};
+use nltest_client::{message::ExtAck, protocol::*, EchoSocket, Error, RawMessage, Reply};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -306,7 +306,8 @@ fn malformed_lengths_are_answered_without_harm() -> Result<()> {
             replies
                 == [Reply::Error {
                     seq,
-                    errno: libc::EINVAL
+                    errno: libc::EINVAL,
+                    ack: ExtAck::default()
                 }],
             "nlmsg_len {len}: expected EINVAL for seq {seq}, got {replies:?}"
         );
@@ -333,7 +334,8 @@ fn malformed_lengths_are_answered_without_harm() -> Result<()> {
                 },
                 Reply::Error {
                     seq: 8,
-                    errno: libc::EINVAL
+                    errno: libc::EINVAL,
+                    ack: ExtAck::default()
                 }
             ],
         "got {replies:?}"

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A netlink service with one kernel socket per network namespace.
+
+use super::dump::DumpWriter;
+use super::message::{Malformed, Message};
+use super::request::Request;
+use super::socket::{KernelSocket, Socket, SocketConfig};
+use crate::bindings;
+use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
+use kernel::{ffi, init::Zeroable, prelude::*};
+
+/// What a netlink service does; the layer calls it for each namespace's
+/// kernel socket, possibly on several CPUs at once.
+pub(crate) trait Service: 'static {
+    /// What the service keeps per network namespace. The kernel allocates it
+    /// zero-filled and frees it without dropping it: all-zero must be a valid
+    /// value and dropping must not matter (atomic counters, for instance).
+    type State: Zeroable + Sync;
+
+    /// The protocol unit, groups and flags of the kernel sockets.
+    fn socket_config() -> SocketConfig;
+
+    /// A message that is not a request (`netlink_rcv_skb` skips it) nor a
+    /// control message: the raw protocol.
+    fn raw_message(socket: &Socket, state: &Self::State, sender: u32, message: &Message<'_>);
+
+    /// A message whose length is wrong; the rest of its datagram is skipped.
+    fn malformed(socket: &Socket, state: &Self::State, sender: u32, malformed: Malformed);
+
+    /// A request, as `netlink_rcv_skb` passes it: an error is sent back as an
+    /// `NLMSG_ERROR` with the extended ack, success acknowledged when the
+    /// request has `NLM_F_ACK`.
+    fn request(state: &Self::State, request: &Request<'_>) -> Result;
+
+    /// One round of a dump started by [`Request::start_dump`].
+    fn dump(state: &Self::State, writer: &mut DumpWriter<'_>) -> Result;
+
+    /// A socket joined multicast `group`; an error refuses it.
+    fn bind(state: &Self::State, group: u32) -> Result;
+
+    /// A socket left multicast `group`, or was closed.
+    fn unbind(state: &Self::State, group: u32);
+}
+
+/// What the kernel keeps for the service in each network namespace.
+#[repr(C)]
+struct PerNet<S: Service> {
+    /// Written by the namespace's init and exit only.
+    socket: Option<KernelSocket>,
+    state: S::State,
+}
+
+/// The id under which the kernel keeps `PerNet` (`net_generic`): written by
+/// `register_pernet_subsys`, read afterwards.
+struct NetId(UnsafeCell<ffi::c_uint>);
+
+// SAFETY: the kernel writes the id once, during registration, before any
+// reader can run.
+unsafe impl Sync for NetId {}
+
+static NET_ID: NetId = NetId(UnsafeCell::new(0));
+
+/// The state of service `S` in the namespace of a kernel socket.
+///
+/// # Safety
+///
+/// `sock` must be a kernel socket of service `S`, registered with
+/// [`Registration`], and stay valid for `'a`.
+pub(super) unsafe fn state_of<'a, S: Service>(sock: *mut bindings::sock) -> &'a S::State {
+    // SAFETY: the caller guarantees a valid socket of the service.
+    unsafe { state_of_net::<S>(bindings::nltest_sock_net(sock)) }
+}
+
+/// The state of service `S` in namespace `net`.
+///
+/// # Safety
+///
+/// `net` must be a namespace the registration of `S` initialised and not yet
+/// exited, alive for `'a`.
+pub(super) unsafe fn state_of_net<'a, S: Service>(net: *mut bindings::net) -> &'a S::State {
+    // SAFETY: `net_generic` returns the zero-filled `PerNet<S>` the kernel
+    // allocated for this registration (size set in `Registration::new`);
+    // `state` is valid zeroed (`Zeroable`) and only read through shared
+    // references; the caller guarantees the namespace outlives `'a`.
+    unsafe {
+        let per_net = bindings::net_generic(net, *NET_ID.0.get()).cast::<PerNet<S>>();
+        &*core::ptr::addr_of!((*per_net).state)
+    }
+}
+
+/// The `init` of the service's `pernet_operations`: creates the kernel
+/// socket of a new namespace.
+///
+/// # Safety
+///
+/// Only the kernel may call it, for the registration of `S`.
+unsafe extern "C" fn net_init<S: Service>(net: *mut bindings::net) -> ffi::c_int {
+    // SAFETY: the kernel calls `init` with a namespace being set up, whose
+    // `PerNet` storage is allocated.
+    unsafe {
+        let per_net = bindings::net_generic(net, *NET_ID.0.get()).cast::<PerNet<S>>();
+        match KernelSocket::new::<S>(net, S::socket_config()) {
+            Ok(socket) => {
+                core::ptr::addr_of_mut!((*per_net).socket).write(Some(socket));
+                0
+            }
+            Err(error) => error.to_errno(),
+        }
+    }
+}
+
+/// The `exit` of the service's `pernet_operations`: releases the kernel
+/// socket of a namespace that goes away.
+///
+/// # Safety
+///
+/// Only the kernel may call it, for the registration of `S`.
+unsafe extern "C" fn net_exit<S: Service>(net: *mut bindings::net) {
+    // SAFETY: the kernel calls `exit` once for a namespace `init` succeeded
+    // for; no userspace socket is left in it, so nothing else uses `socket`.
+    let socket = unsafe {
+        let per_net = bindings::net_generic(net, *NET_ID.0.get()).cast::<PerNet<S>>();
+        (*core::ptr::addr_of_mut!((*per_net).socket)).take()
+    };
+    drop(socket);
+}
+
+/// Service `S` registered in every network namespace, present and future;
+/// unregistered (every kernel socket released) on drop.
+///
+/// # Invariants
+///
+/// `ops` is a registered `pernet_operations` this object owns. Only one
+/// registration exists at a time (they share `NET_ID`).
+pub(crate) struct Registration<S: Service> {
+    ops: NonNull<bindings::pernet_operations>,
+    _service: PhantomData<S>,
+}
+
+// SAFETY: the registration is only used to unregister, from any thread.
+unsafe impl<S: Service> Send for Registration<S> {}
+// SAFETY: no method takes `&self`.
+unsafe impl<S: Service> Sync for Registration<S> {}
+
+impl<S: Service> Registration<S> {
+    /// Registers the service: creates its kernel socket in every namespace.
+    pub(crate) fn new() -> Result<Self> {
+        let ops = KBox::new(
+            bindings::pernet_operations {
+                init: Some(net_init::<S>),
+                exit: Some(net_exit::<S>),
+                id: NET_ID.0.get(),
+                size: core::mem::size_of::<PerNet<S>>(),
+                ..Default::default()
+            },
+            GFP_KERNEL,
+        )?;
+        let ops = NonNull::from(KBox::leak(ops));
+        // SAFETY: `ops` is valid and stays at its address until unregistered
+        // in `drop`.
+        let result =
+            kernel::error::to_result(unsafe { bindings::register_pernet_subsys(ops.as_ptr()) });
+        if let Err(error) = result {
+            // SAFETY: not registered: the box is ours again.
+            drop(unsafe { KBox::from_raw(ops.as_ptr()) });
+            return Err(error);
+        }
+        Ok(Self {
+            ops,
+            _service: PhantomData,
+        })
+    }
+}
+
+impl<S: Service> Drop for Registration<S> {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant); after unregistering, the
+        // kernel no longer uses `ops`, which came from `KBox::leak`.
+        unsafe {
+            bindings::unregister_pernet_subsys(self.ops.as_ptr());
+            drop(KBox::from_raw(self.ops.as_ptr()));
+        }
+    }
+}
