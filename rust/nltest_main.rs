@@ -167,7 +167,14 @@ impl Service for NlTestService {
     }
 
     fn dump(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
-        while let Some(entry) = counters.entry(writer.cursor()) {
+        let batch = match parameters::dump_batch() {
+            0 => usize::MAX,
+            batch => batch,
+        };
+        for _ in 0..batch {
+            let Some(entry) = counters.entry(writer.cursor()) else {
+                break;
+            };
             if !writer.part(MSG_GET_STATS, |message| put_entry(message, entry)) {
                 break;
             }

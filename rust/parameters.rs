@@ -24,3 +24,9 @@ pub(crate) fn max_payload() -> usize {
     // SAFETY: read-only parameter, see the module documentation.
     unsafe { bindings::nltest_param_max_payload as usize }
 }
+
+/// `dump_batch`: at most this many parts per round of a dump, 0 for no limit.
+pub(crate) fn dump_batch() -> usize {
+    // SAFETY: read-only parameter, see the module documentation.
+    unsafe { bindings::nltest_param_dump_batch as usize }
+}

@@ -21,3 +21,8 @@ MODULE_PARM_DESC(nonroot_listen,
 unsigned int nltest_param_max_payload = NLTEST_DEFAULT_MAX_PAYLOAD;
 module_param_named(max_payload, nltest_param_max_payload, uint, 0444);
 MODULE_PARM_DESC(max_payload, "largest DATA attribute of a typed request, in bytes");
+
+unsigned int nltest_param_dump_batch;
+module_param_named(dump_batch, nltest_param_dump_batch, uint, 0444);
+MODULE_PARM_DESC(dump_batch,
+		 "at most this many parts per round of a dump (0: as many as fit); small values make dumps span many reads");

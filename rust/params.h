@@ -8,5 +8,6 @@
 extern int nltest_param_unit;
 extern bool nltest_param_nonroot_listen;
 extern unsigned int nltest_param_max_payload;
+extern unsigned int nltest_param_dump_batch;
 
 #endif

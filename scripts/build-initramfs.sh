@@ -14,6 +14,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,host,root,etc,modules,added}
+chmod 755 "$root"   # mktemp made it 0700: the guest's / must be open to every user
 ln -s host/usr "$root/usr"
 ln -s host/usr/lib "$root/lib"
 ln -s host/usr/lib64 "$root/lib64"

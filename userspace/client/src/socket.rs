@@ -79,6 +79,12 @@ impl EchoSocket {
         self.port_id
     }
 
+    /// Sets the size of the buffer [`recv`](Self::recv) reads datagrams into
+    /// (default: 256 KiB); a larger datagram fails with [`Error::Decode`].
+    pub fn set_recv_buffer_len(&mut self, len: usize) {
+        self.buffer = Vec::with_capacity(len);
+    }
+
     /// How long [`recv`](Self::recv) and [`echo`](Self::echo) wait.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
         socket2::SockRef::from(&self.socket)
@@ -129,7 +135,8 @@ impl EchoSocket {
             })?;
         if len > self.buffer.len() {
             return Err(Error::Decode(format!(
-                "a {len}-byte datagram does not fit the {RECV_BUFFER_LEN}-byte receive buffer"
+                "a {len}-byte datagram does not fit the {}-byte receive buffer",
+                self.buffer.len()
             )));
         }
         decode(&self.buffer)

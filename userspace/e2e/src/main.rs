@@ -3,6 +3,7 @@
 //! `N passed, N failed`; exits with 0 only when every test passed.
 
 mod guest;
+mod service_tests;
 mod tests;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let filter: Vec<String> = std::env::args().skip(1).collect();
     let selected = tests::ALL
         .iter()
+        .chain(service_tests::ALL)
         .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())));
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in selected {
