@@ -159,9 +159,8 @@ impl<S: Service> Registration<S> {
         let ops = NonNull::from(KBox::leak(ops));
         // SAFETY: `ops` is valid and stays at its address until unregistered
         // in `drop`.
-        let result =
-            kernel::error::to_result(unsafe { bindings::register_pernet_subsys(ops.as_ptr()) });
-        if let Err(error) = result {
+        let errno = unsafe { bindings::register_pernet_subsys(ops.as_ptr()) };
+        if let Err(error) = kernel::error::to_result(errno) {
             // SAFETY: not registered: the box is ours again.
             drop(unsafe { KBox::from_raw(ops.as_ptr()) });
             return Err(error);
