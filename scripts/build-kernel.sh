@@ -47,7 +47,7 @@ for fragment in "${fragments[@]}"; do
 done
 
 make -s -C "$kdir" LLVM=1 rustavailable >&2
-log "building the kernel with $(nproc) jobs (about 5 min on 2 cores); log: $kdir/build.log"
+log "building the kernel with $(nproc) jobs (about 10 min on 2 cores); log: $kdir/build.log"
 start=$SECONDS
 if ! make -C "$kdir" LLVM=1 -j"$(nproc)" >"$kdir/build.log" 2>&1; then
     tail -n 30 "$kdir/build.log" >&2
