@@ -4,6 +4,9 @@
 #                   built and cached first)
 #   make run        boot the test kernel in QEMU and show the module at work
 #   make test       lints, host unit tests and the end-to-end suite in QEMU
+#   make test-debug the suite with stress, fuzzing and fault injection on the
+#                   debug kernel (KASAN, kmemleak, lockdep)
+#   make fuzz       a longer fuzzing campaign on the debug kernel
 #   make rust-analyzer   write rust-project.json for editors
 #
 # Kbuild (not this file) describes the module; `make -C $KDIR M=$PWD LLVM=1`
@@ -11,7 +14,7 @@
 
 TEST_KERNEL_CONFIG := qemu/kernel.config
 
-.PHONY: module run test kernel toolchain userspace rust-analyzer fmt clean help
+.PHONY: module run test test-debug fuzz kernel toolchain userspace rust-analyzer fmt clean help
 
 module:
 	scripts/build-module.sh $(KDIR)
@@ -21,6 +24,15 @@ run:
 
 test:
 	scripts/test.sh
+
+test-debug:
+	scripts/test-debug.sh
+
+# A longer campaign: make fuzz SEED=7 ITERATIONS=200000
+SEED ?= 1
+ITERATIONS ?= 100000
+fuzz:
+	scripts/fuzz.sh $(SEED) $(ITERATIONS)
 
 toolchain:
 	scripts/install-toolchain.sh
@@ -41,7 +53,7 @@ clean:
 	rm -f rust/bindings_generated.rs rust/bindings_static_inlines.c
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # Formats the module (with the kernel's rustfmt settings) and userspace.
 fmt:

@@ -24,10 +24,10 @@ fi
 scripts/build-module.sh "$kdir"
 scripts/build-userspace.sh
 
-echo ">> end-to-end suite in the test guest" >&2
+echo ">> end-to-end suite with stress and fuzzing in the test guest" >&2
 guest_log=$(mktemp)
 trap 'rm -f "$host_log" "$guest_log"' EXIT
-KDIR=$kdir qemu/run -- nltest-e2e | tee "$guest_log" || true
+KDIR=$kdir qemu/run --timeout 1200 -- nltest-e2e --stress | tee "$guest_log" || true
 summary=$(tr -d '\r' <"$guest_log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
 if [ -n "$summary" ]; then
     read -r guest_passed guest_failed <<<"$summary"

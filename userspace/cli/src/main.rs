@@ -63,6 +63,19 @@ enum Command {
         #[arg(long)]
         dump: bool,
     },
+    /// Fuzz the module: send seeded, structure-aware random datagrams
+    /// (valid, nearly valid and garbage) and check it keeps answering
+    Fuzz {
+        /// Seed of the campaign: the same seed sends the same datagrams
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many datagrams to send
+        #[arg(long, default_value_t = 10_000)]
+        iterations: u64,
+        /// Check the module with a raw and a typed echo every N datagrams
+        #[arg(long, default_value_t = 500)]
+        check_every: u64,
+    },
     /// Join a multicast group and print what arrives: raw echoes and events
     Listen {
         /// Stop after N messages (default: run until the timeout)
@@ -145,6 +158,27 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .collect();
             stats.sort();
             print_stats(&stats, json);
+            Ok(())
+        }
+        Command::Fuzz {
+            seed,
+            iterations,
+            check_every,
+        } => {
+            let start = Instant::now();
+            let report =
+                nltest_client::fuzz::run(cli.unit, seed, iterations, check_every.max(1))
+                    .inspect_err(|_| eprintln!("fuzz: seed {seed}: the module failed a check"))?;
+            println!(
+                "fuzz: seed {seed}: {} datagrams ({} bytes), {} replies read, {} health checks passed, \
+                 send errors {:?}, {:.1} s",
+                report.datagrams,
+                report.bytes,
+                report.replies,
+                report.checks,
+                report.send_errors,
+                start.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Listen { count, group } => {

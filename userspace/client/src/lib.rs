@@ -6,6 +6,7 @@
 //! `netlink-sys` socket, with timeouts and errors that say what went wrong.
 
 mod error;
+pub mod fuzz;
 pub mod message;
 pub mod service;
 mod socket;

@@ -85,6 +85,14 @@ impl EchoSocket {
         self.buffer = Vec::with_capacity(len);
     }
 
+    /// Makes [`recv`](Self::recv) return [`Error::Timeout`] at once when
+    /// nothing is queued.
+    pub fn set_nonblocking(&mut self, nonblocking: bool) -> Result<(), Error> {
+        self.socket
+            .set_non_blocking(nonblocking)
+            .map_err(Error::io("cannot make the socket non-blocking"))
+    }
+
     /// How long [`recv`](Self::recv) and [`echo`](Self::echo) wait.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
         socket2::SockRef::from(&self.socket)

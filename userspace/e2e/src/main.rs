@@ -4,6 +4,7 @@
 
 mod guest;
 mod service_tests;
+mod stress_tests;
 mod tests;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -14,10 +15,24 @@ use std::time::Instant;
 pub type Test = (&'static str, fn() -> anyhow::Result<()>);
 
 fn main() -> ExitCode {
-    let filter: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut take_flag = |flag: &str| {
+        let given = args.iter().any(|a| a == flag);
+        args.retain(|a| a != flag);
+        given
+    };
+    let stress = take_flag("--stress");
+    let faults = take_flag("--faults");
+    if args.iter().any(|a| a.starts_with('-')) {
+        eprintln!("usage: nltest-e2e [--stress] [--faults] [NAME-FILTER]...");
+        return ExitCode::from(2);
+    }
+    let filter = args;
     let selected = tests::ALL
         .iter()
         .chain(service_tests::ALL)
+        .chain(if stress { stress_tests::STRESS } else { &[] })
+        .chain(if faults { stress_tests::FAULTS } else { &[] })
         .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())));
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in selected {

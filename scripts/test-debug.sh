@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The suite on the debug kernel (KASAN, kmemleak, lockdep, atomic-sleep
+# checks, SLUB debugging, Rust overflow checks, fault injection): every
+# in-guest test plus stress, fuzzing and allocation failures; then the
+# console must hold no kernel report. Closes with `N passed, N failed`.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+scripts/install-toolchain.sh
+kdir=$(scripts/build-kernel.sh qemu/kernel.config qemu/debug.config)
+scripts/build-module.sh "$kdir" build/debug-module
+scripts/build-userspace.sh
+
+echo ">> end-to-end suite, stress, fuzzing and faults on the debug kernel" >&2
+console=$top/build/console-debug.log
+guest_log=$(mktemp)
+trap 'rm -f "$guest_log"' EXIT
+# KASAN and SLUB debugging make everything slower: fewer stress echoes than
+# on the test kernel, more memory and time.
+NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel debug --memory 2G --timeout 2400 \
+    --add qemu/debug-checks.sh -- \
+    env NLTEST_STRESS_ECHOES="${NLTEST_STRESS_ECHOES:-10000}" sh /added/debug-checks.sh \
+    | tee "$guest_log" || true
+
+summary=$(tr -d '\r' <"$guest_log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
+if [ -n "$summary" ]; then
+    read -r passed failed <<<"$summary"
+else
+    echo "error: the suite did not finish on the debug kernel (see above)" >&2
+    passed=0 failed=1
+fi
+# The kmemleak scan and the console check count as one test each.
+if tr -d '\r' <"$guest_log" | grep -q '^kmemleak: no leaks'; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+if scripts/check-console.sh "$console"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

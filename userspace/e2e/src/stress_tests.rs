@@ -1,0 +1,265 @@
+//! Stress, fuzzing and fault injection, run with `--stress` and `--faults`.
+
+use crate::guest;
+use crate::Test;
+use anyhow::{bail, ensure, Context, Result};
+use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Request, Response, Stat};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+pub const STRESS: &[Test] = &[
+    (
+        "eight_clients_in_parallel_every_reply_checked",
+        eight_clients_in_parallel,
+    ),
+    (
+        "slow_reader_drops_are_counted_exactly",
+        slow_reader_drops_are_counted_exactly,
+    ),
+    (
+        "insmod_rmmod_100_times_under_load",
+        insmod_rmmod_100_times_under_load,
+    ),
+    ("fuzz_campaign", fuzz_campaign),
+];
+
+pub const FAULTS: &[Test] = &[
+    ("failslab_in_the_module_paths", failslab_in_the_module_paths),
+    (
+        "fail_page_alloc_in_the_module_paths",
+        fail_page_alloc_in_the_module_paths,
+    ),
+];
+
+/// Echoes per client (`NLTEST_STRESS_ECHOES`, default 100000).
+fn echoes_per_client() -> u64 {
+    std::env::var("NLTEST_STRESS_ECHOES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn raw(data: Vec<u8>) -> RawMessage {
+    RawMessage { kind: 0, data }
+}
+
+fn stat(stats: &[Stat], which: u32) -> u64 {
+    stats
+        .iter()
+        .find(|s| s.stat == which && s.group.is_none())
+        .map_or(0, |s| s.value)
+}
+
+fn stats() -> Result<Vec<Stat>> {
+    let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+    let mut stats = Vec::new();
+    for response in socket.request(&Request::GetStats { dump: false }, false)? {
+        if let Response::Stats(part) = response {
+            stats.extend(part);
+        }
+    }
+    Ok(stats)
+}
+
+fn eight_clients_in_parallel() -> Result<()> {
+    let count = echoes_per_client();
+    let clients: Vec<_> = (0..8u8)
+        .map(|client| {
+            thread::spawn(move || -> Result<()> {
+                let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+                for i in 0..count {
+                    // Who sent it and which one it is, in every payload: a
+                    // reply of another client or out of order fails `echo`.
+                    let mut data = vec![client; 1 + (i % 64) as usize];
+                    data.extend_from_slice(&i.to_ne_bytes());
+                    socket
+                        .echo(raw(data))
+                        .with_context(|| format!("client {client}, echo {i}"))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for client in clients {
+        client
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+    }
+    Ok(())
+}
+
+fn slow_reader_drops_are_counted_exactly() -> Result<()> {
+    let before = stats()?;
+    let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+    socket2::SockRef::from(&socket).set_recv_buffer_size(8192)?;
+    let (batches, per_batch) = (40, 50);
+    for batch in 0..batches {
+        socket
+            .send(0, (0..per_batch).map(|_| raw(vec![batch as u8; 500])))
+            .with_context(|| format!("batch {batch}: the sender must never block or fail"))?;
+    }
+    let sent = (batches * per_batch) as u64;
+    socket.set_nonblocking(true)?;
+    let (mut received, mut overruns) = (0u64, 0);
+    loop {
+        match socket.recv() {
+            Ok(replies) => received += replies.len() as u64,
+            Err(Error::Overrun) => overruns += 1,
+            Err(Error::Timeout(_)) => break,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    ensure!(
+        overruns > 0,
+        "no ENOBUFS after {sent} echoes into an 8 KiB receive buffer"
+    );
+    let after = stats()?;
+    let dropped = stat(&after, STAT_DROPPED) - stat(&before, STAT_DROPPED);
+    ensure!(
+        dropped == sent - received,
+        "the module counted {dropped} drops; {sent} sent, {received} received, so {} lost",
+        sent - received
+    );
+    Ok(())
+}
+
+fn insmod_rmmod_100_times_under_load() -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut echoes = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(mut socket) = EchoSocket::connect(NETLINK_TEST) {
+                        let _ = socket.set_timeout(Duration::from_millis(500));
+                        for _ in 0..5 {
+                            if socket.echo(raw(vec![1; 64])).is_ok() {
+                                echoes += 1;
+                            }
+                            let _ = socket.request(&Request::GetStats { dump: true }, false);
+                        }
+                    }
+                    thread::sleep(Duration::from_millis(5));
+                }
+                echoes
+            })
+        })
+        .collect();
+    let cycles = (|| -> Result<()> {
+        for cycle in 0..100 {
+            guest::unload().with_context(|| format!("cycle {cycle}"))?;
+            guest::load(&[]).with_context(|| format!("cycle {cycle}"))?;
+        }
+        Ok(())
+    })();
+    stop.store(true, Ordering::Relaxed);
+    let echoes: u64 = clients.into_iter().map(|c| c.join().unwrap_or(0)).sum();
+    cycles?;
+    ensure!(echoes > 0, "the clients got no echo at all");
+    nltest_client::fuzz::health_check(NETLINK_TEST, 0)?;
+    Ok(())
+}
+
+fn fuzz_campaign() -> Result<()> {
+    let iterations = std::env::var("NLTEST_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let report = nltest_client::fuzz::run(NETLINK_TEST, 1, iterations, 500)?;
+    println!(
+        "       fuzz: seed 1: {} datagrams, {} replies read, {} health checks passed, send errors {:?}",
+        report.datagrams, report.replies, report.checks, report.send_errors
+    );
+    ensure!(
+        report.replies > 0,
+        "the module answered none of {} datagrams",
+        report.datagrams
+    );
+    Ok(())
+}
+
+/// Fault injection through debugfs, for the calling thread only
+/// (`task-filter` and `make-it-fail`).
+struct FaultInjection {
+    dir: &'static str,
+}
+
+impl FaultInjection {
+    fn arm(dir: &'static str, percent: u32) -> Result<Self> {
+        let write = |file: &str, value: &str| {
+            std::fs::write(format!("{dir}/{file}"), value)
+                .with_context(|| format!("writing {dir}/{file}"))
+        };
+        if !std::path::Path::new(dir).exists() {
+            bail!("{dir} is missing: this needs the debug kernel with debugfs mounted");
+        }
+        write("ignore-gfp-wait", "N")?;
+        write("task-filter", "Y")?;
+        write("interval", "1")?;
+        write("times", "-1")?;
+        write("verbose", "0")?;
+        write("probability", &percent.to_string())?;
+        std::fs::write("/proc/thread-self/make-it-fail", "1").context("make-it-fail")?;
+        Ok(Self { dir })
+    }
+}
+
+impl Drop for FaultInjection {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/thread-self/make-it-fail", "0");
+        let _ = std::fs::write(format!("{}/probability", self.dir), "0");
+    }
+}
+
+/// Echoes (raw and typed) with allocations failing at random in this
+/// thread; the module must answer, refuse or drop, never crash. Returns how
+/// many echoes failed.
+fn echoes_under_faults(dir: &'static str) -> Result<()> {
+    let outcome = thread::spawn(move || -> Result<(u32, u32)> {
+        let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+        socket.set_timeout(Duration::from_millis(200))?;
+        let _faults = FaultInjection::arm(dir, 20)?;
+        let (mut ok, mut failed) = (0, 0);
+        for i in 0..1000u32 {
+            let data = i.to_ne_bytes().to_vec();
+            let result = if i % 2 == 0 {
+                socket.echo(raw(data)).map(|_| ())
+            } else {
+                socket
+                    .request(&Request::Echo { data }, i % 4 == 1)
+                    .map(|_| ())
+            };
+            match result {
+                Ok(()) => ok += 1,
+                Err(
+                    Error::Timeout(_) | Error::Kernel { .. } | Error::Io { .. } | Error::Overrun,
+                ) => failed += 1,
+                Err(Error::Mismatch { .. }) => bail!("echo {i} came back wrong under faults"),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok((ok, failed))
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("fault thread panicked"))?;
+    let (ok, failed) = outcome?;
+    ensure!(
+        failed > 0,
+        "no echo failed: fault injection did not act ({ok} succeeded)"
+    );
+    ensure!(ok > 0, "every echo failed under 20% allocation failures");
+    nltest_client::fuzz::health_check(NETLINK_TEST, 0).context("after the faults")?;
+    println!("       {dir}: {ok} echoes answered, {failed} refused or dropped");
+    Ok(())
+}
+
+fn failslab_in_the_module_paths() -> Result<()> {
+    echoes_under_faults("/sys/kernel/debug/failslab")
+}
+
+fn fail_page_alloc_in_the_module_paths() -> Result<()> {
+    echoes_under_faults("/sys/kernel/debug/fail_page_alloc")
+}
