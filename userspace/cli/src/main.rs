@@ -1,6 +1,9 @@
 //! `nltest`: command-line peer of the nltest kernel module.
 
-use clap::{Parser, Subcommand};
+mod bench;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use nltest_client::bench::Protocol;
 use nltest_client::{protocol, Broadcast, EchoSocket, Error, RawMessage, Request, Response, Stat};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -76,6 +79,41 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         check_every: u64,
     },
+    /// Measure echo latency and throughput, one at a time and batched
+    ///
+    /// With --baseline-unit, a second module (for example the C reference
+    /// module) is measured in alternation with the first, round after round,
+    /// and the throughput ratios are printed. Under QEMU's TCG emulation the
+    /// absolute figures are not hardware figures: compare ratios.
+    Bench {
+        /// Payload sizes in bytes
+        #[arg(long, value_delimiter = ',', default_value = "16,1024,16384")]
+        sizes: Vec<usize>,
+        /// Protocols to measure
+        #[arg(long, value_delimiter = ',', default_value = "raw,typed")]
+        protocols: Vec<BenchProtocol>,
+        /// Echoes per case, one at a time and again batched
+        #[arg(long, default_value_t = 5000)]
+        count: u32,
+        /// Requests per sendmsg in the batched runs (fewer for large
+        /// payloads, so that a batch fits the socket buffers)
+        #[arg(long, default_value_t = 64)]
+        batch: u32,
+        /// Protocol unit of a baseline module, measured in alternation
+        #[arg(long, value_name = "UNIT")]
+        baseline_unit: Option<u32>,
+        /// Rounds of the alternation
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        /// A reference client run against the baseline module too, to show
+        /// whether this client is the bottleneck; it takes --unit --size
+        /// --count --batch --json and prints {"echoes_per_second": ...}
+        #[arg(long, value_name = "PATH", requires = "baseline_unit")]
+        reference_client: Option<std::path::PathBuf>,
+        /// Print JSON instead of tables
+        #[arg(long)]
+        json: bool,
+    },
     /// Join a multicast group and print what arrives: raw echoes and events
     Listen {
         /// Stop after N messages (default: run until the timeout)
@@ -85,6 +123,12 @@ enum Command {
         #[arg(long, default_value_t = protocol::ECHO_GROUP)]
         group: u32,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BenchProtocol {
+    Raw,
+    Typed,
 }
 
 fn main() -> ExitCode {
@@ -181,6 +225,33 @@ fn run(cli: Cli) -> Result<(), Error> {
             );
             Ok(())
         }
+        Command::Bench {
+            sizes,
+            protocols,
+            count,
+            batch,
+            baseline_unit,
+            rounds,
+            reference_client,
+            json,
+        } => bench::run(bench::Options {
+            unit: cli.unit,
+            baseline_unit,
+            reference_client,
+            sizes,
+            protocols: protocols
+                .into_iter()
+                .map(|protocol| match protocol {
+                    BenchProtocol::Raw => Protocol::Raw,
+                    BenchProtocol::Typed => Protocol::Typed,
+                })
+                .collect(),
+            count: count.max(1),
+            batch,
+            rounds: rounds.max(1),
+            json,
+            timeout,
+        }),
         Command::Listen { count, group } => {
             let mut socket = EchoSocket::listen(cli.unit, group)?;
             socket.set_timeout(timeout)?;

@@ -5,6 +5,7 @@
 //! `netlink-packet-core`; [`EchoSocket`] sends and receives them on a
 //! `netlink-sys` socket, with timeouts and errors that say what went wrong.
 
+pub mod bench;
 mod error;
 pub mod fuzz;
 pub mod message;

@@ -94,6 +94,11 @@ impl EchoSocket {
     }
 
     /// How long [`recv`](Self::recv) and [`echo`](Self::echo) wait.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sets how long [`recv`](Self::recv) and [`echo`](Self::echo) wait.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
         socket2::SockRef::from(&self.socket)
             .set_read_timeout(Some(timeout))

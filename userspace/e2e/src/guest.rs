@@ -36,7 +36,12 @@ pub fn load(params: &[&str]) -> Result<()> {
 /// Unloads the module, retrying while open sockets of its protocol still hold
 /// it (rmmod fails with EBUSY until they are closed).
 pub fn unload() -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    unload_within(Duration::from_secs(20))
+}
+
+/// [`unload`], giving up after `limit`.
+pub fn unload_within(limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
     loop {
         let output = Command::new("rmmod")
             .arg("nltest")
@@ -69,13 +74,18 @@ pub fn dmesg() -> Result<String> {
 
 /// Kernel log lines that mean the kernel found a bug.
 pub fn kernel_complaints(log: &str) -> Vec<&str> {
-    const SIGNS: [&str; 6] = [
-        "BUG",
-        "WARNING",
+    // The same signs scripts/check-console.sh looks for: the headers of
+    // reports, not words ("kmemleak: ... leak detector initialized" is fine).
+    const SIGNS: [&str; 9] = [
+        "BUG:",
+        "WARNING:",
         "Oops",
         "general protection",
-        "KASAN",
-        "leak",
+        "Kernel panic",
+        "unreferenced object",
+        "suspected memory leak",
+        "panicked at",
+        "UBSAN:",
     ];
     log.lines()
         .filter(|line| SIGNS.iter().any(|sign| line.contains(sign)))

@@ -5,7 +5,7 @@ use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
 use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Request, Response, Stat};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::Duration;
 
@@ -126,13 +126,19 @@ fn slow_reader_drops_are_counted_exactly() -> Result<()> {
 }
 
 fn insmod_rmmod_100_times_under_load() -> Result<()> {
+    // Every open socket of the protocol pins the module (netlink_create takes
+    // a reference), so rmmod only succeeds between two clients' sockets. When
+    // that gap does not come within a second (a slow kernel), the unloader
+    // closes the gate: clients finish their current socket and wait.
+    let gate = Arc::new(RwLock::new(()));
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
         .map(|_| {
-            let stop = stop.clone();
+            let (stop, gate) = (stop.clone(), gate.clone());
             thread::spawn(move || {
                 let mut echoes = 0u64;
                 while !stop.load(Ordering::Relaxed) {
+                    let _open = gate.read().unwrap_or_else(|e| e.into_inner());
                     if let Ok(mut socket) = EchoSocket::connect(NETLINK_TEST) {
                         let _ = socket.set_timeout(Duration::from_millis(500));
                         for _ in 0..5 {
@@ -142,15 +148,21 @@ fn insmod_rmmod_100_times_under_load() -> Result<()> {
                             let _ = socket.request(&Request::GetStats { dump: true }, false);
                         }
                     }
+                    drop(_open);
                     thread::sleep(Duration::from_millis(5));
                 }
                 echoes
             })
         })
         .collect();
+    let mut gated = 0;
     let cycles = (|| -> Result<()> {
         for cycle in 0..100 {
-            guest::unload().with_context(|| format!("cycle {cycle}"))?;
+            if guest::unload_within(Duration::from_secs(1)).is_err() {
+                let _closed = gate.write().unwrap_or_else(|e| e.into_inner());
+                gated += 1;
+                guest::unload().with_context(|| format!("cycle {cycle}"))?;
+            }
             guest::load(&[]).with_context(|| format!("cycle {cycle}"))?;
         }
         Ok(())
@@ -158,6 +170,7 @@ fn insmod_rmmod_100_times_under_load() -> Result<()> {
     stop.store(true, Ordering::Relaxed);
     let echoes: u64 = clients.into_iter().map(|c| c.join().unwrap_or(0)).sum();
     cycles?;
+    println!("       {echoes} echoes during the cycles; {gated} of 100 unloads waited for clients to pause");
     ensure!(echoes > 0, "the clients got no echo at all");
     nltest_client::fuzz::health_check(NETLINK_TEST, 0)?;
     Ok(())
@@ -214,17 +227,17 @@ impl Drop for FaultInjection {
     }
 }
 
-/// Echoes (raw and typed) with allocations failing at random in this
-/// thread; the module must answer, refuse or drop, never crash. Returns how
-/// many echoes failed.
-fn echoes_under_faults(dir: &'static str) -> Result<()> {
+/// Echoes (raw and typed) of `size` bytes with allocations failing at random
+/// in this thread; the module must answer, refuse or drop, never crash.
+fn echoes_under_faults(dir: &'static str, size: usize) -> Result<()> {
     let outcome = thread::spawn(move || -> Result<(u32, u32)> {
         let mut socket = EchoSocket::connect(NETLINK_TEST)?;
         socket.set_timeout(Duration::from_millis(200))?;
         let _faults = FaultInjection::arm(dir, 20)?;
         let (mut ok, mut failed) = (0, 0);
         for i in 0..1000u32 {
-            let data = i.to_ne_bytes().to_vec();
+            let mut data = vec![0; size];
+            data[..4].copy_from_slice(&i.to_ne_bytes());
             let result = if i % 2 == 0 {
                 socket.echo(raw(data)).map(|_| ())
             } else {
@@ -257,9 +270,12 @@ fn echoes_under_faults(dir: &'static str) -> Result<()> {
 }
 
 fn failslab_in_the_module_paths() -> Result<()> {
-    echoes_under_faults("/sys/kernel/debug/failslab")
+    echoes_under_faults("/sys/kernel/debug/failslab", 64)
 }
 
 fn fail_page_alloc_in_the_module_paths() -> Result<()> {
-    echoes_under_faults("/sys/kernel/debug/fail_page_alloc")
+    // Socket buffers with 16 KiB of data come from the page allocator
+    // (kmalloc hands sizes over 8 KiB to it), in orders fail_page_alloc
+    // fails (min-order 1).
+    echoes_under_faults("/sys/kernel/debug/fail_page_alloc", 16 * 1024)
 }
