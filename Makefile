@@ -7,6 +7,7 @@
 #   make test-debug the suite with stress, fuzzing and fault injection on the
 #                   debug kernel (KASAN, kmemleak, lockdep)
 #   make fuzz       a longer fuzzing campaign on the debug kernel
+#   make bench      the Rust module against the C reference module, in QEMU
 #   make rust-analyzer   write rust-project.json for editors
 #
 # Kbuild (not this file) describes the module; `make -C $KDIR M=$PWD LLVM=1`
@@ -14,7 +15,7 @@
 
 TEST_KERNEL_CONFIG := qemu/kernel.config
 
-.PHONY: module run test test-debug fuzz kernel toolchain userspace rust-analyzer fmt clean help
+.PHONY: module run test test-debug fuzz bench kernel toolchain userspace rust-analyzer fmt clean help
 
 module:
 	scripts/build-module.sh $(KDIR)
@@ -33,6 +34,10 @@ SEED ?= 1
 ITERATIONS ?= 100000
 fuzz:
 	scripts/fuzz.sh $(SEED) $(ITERATIONS)
+
+# Rounds of the Rust / C alternation: make bench BENCH_ROUNDS=9
+bench:
+	scripts/bench.sh
 
 toolchain:
 	scripts/install-toolchain.sh
@@ -53,7 +58,7 @@ clean:
 	rm -f rust/bindings_generated.rs rust/bindings_static_inlines.c
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # Formats the module (with the kernel's rustfmt settings) and userspace.
 fmt:

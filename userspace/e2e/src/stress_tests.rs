@@ -128,7 +128,7 @@ fn slow_reader_drops_are_counted_exactly() -> Result<()> {
 fn insmod_rmmod_100_times_under_load() -> Result<()> {
     // Every open socket of the protocol pins the module (netlink_create takes
     // a reference), so rmmod only succeeds between two clients' sockets. When
-    // that gap does not come within a second (a slow kernel), the unloader
+    // that gap does not come within half a second (a slow kernel), the unloader
     // closes the gate: clients finish their current socket and wait.
     let gate = Arc::new(RwLock::new(()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -158,7 +158,7 @@ fn insmod_rmmod_100_times_under_load() -> Result<()> {
     let mut gated = 0;
     let cycles = (|| -> Result<()> {
         for cycle in 0..100 {
-            if guest::unload_within(Duration::from_secs(1)).is_err() {
+            if guest::unload_within(Duration::from_millis(500)).is_err() {
                 let _closed = gate.write().unwrap_or_else(|e| e.into_inner());
                 gated += 1;
                 guest::unload().with_context(|| format!("cycle {cycle}"))?;

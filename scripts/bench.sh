@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make bench`: boots the test kernel once with the Rust module (unit 17) and
+# the C reference module (unit 18) loaded side by side, and runs
+# `nltest bench` against both in alternation, with the minimal C client as a
+# second reference. Extra arguments go to `nltest bench` (e.g. --json).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+rounds=${BENCH_ROUNDS:-5}
+c_unit=18
+
+scripts/install-toolchain.sh
+kdir=$(scripts/build-kernel.sh qemu/kernel.config)
+scripts/build-module.sh "$kdir"
+scripts/build-c-reference.sh "$kdir"
+scripts/build-userspace.sh
+scripts/build-bench.sh
+
+echo ">> benchmark: Rust module (unit 17) and C reference module (unit $c_unit), $rounds rounds, A B A B" >&2
+echo ">> under QEMU's TCG emulation absolute figures are not hardware figures; the ratios are what count" >&2
+KDIR=$kdir qemu/run --timeout 3000 --add build/c-reference/nltest_ref.ko -- \
+    sh -c "insmod /added/nltest_ref.ko unit=$c_unit && \
+           nltest bench --baseline-unit $c_unit --rounds $rounds --reference-client /bin/raw-client $*"
