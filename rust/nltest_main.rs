@@ -196,6 +196,13 @@ impl Service for NlTestService {
     }
 }
 
+const ATTRIBUTES: usize = ATTR_MAX as usize + 1;
+static ECHO_POLICY: Policy<ATTRIBUTES> = Policy::new().binary(ATTR_DATA);
+static BROADCAST_POLICY: Policy<ATTRIBUTES> = Policy::new()
+    .binary(ATTR_DATA)
+    .u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16);
+static GET_STATS_POLICY: Policy<ATTRIBUTES> = Policy::new();
+
 /// The `DATA` attribute of a request, within the `max_payload` limit.
 fn data<'a, const N: usize>(
     request: &Request<'a>,
@@ -230,8 +237,7 @@ fn event(request: &Request<'_>, data: &[u8]) -> Result<OutMessage> {
 }
 
 fn echo(counters: &Counters, request: &Request<'_>) -> Result {
-    let attributes =
-        request.parse(&Policy::<{ ATTR_MAX as usize + 1 }>::new().binary(ATTR_DATA))?;
+    let attributes = request.parse(&ECHO_POLICY)?;
     let data = data(request, &attributes)?;
     let mut reply = request.new_reply(attribute_size(data.len()))?;
     reply.writer().put_bytes(ATTR_DATA, data)?;
@@ -248,10 +254,7 @@ fn broadcast(counters: &Counters, request: &Request<'_>) -> Result {
         request.set_error_message(c_str!("BROADCAST needs CAP_NET_ADMIN"));
         return Err(EPERM);
     }
-    let policy = Policy::<{ ATTR_MAX as usize + 1 }>::new()
-        .binary(ATTR_DATA)
-        .u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16);
-    let attributes = request.parse(&policy)?;
+    let attributes = request.parse(&BROADCAST_POLICY)?;
     let data = data(request, &attributes)?;
     let Some(group) = attributes.get(ATTR_GROUP).and_then(|attr| attr.u32()) else {
         request.set_error_message(c_str!("missing GROUP attribute"));
@@ -267,7 +270,7 @@ fn broadcast(counters: &Counters, request: &Request<'_>) -> Result {
 }
 
 fn get_stats(counters: &Counters, request: &Request<'_>) -> Result {
-    request.parse(&Policy::<{ ATTR_MAX as usize + 1 }>::new())?;
+    request.parse(&GET_STATS_POLICY)?;
     if request.is_dump() {
         return request.start_dump::<NlTestService>();
     }

@@ -7,29 +7,47 @@ use core::marker::PhantomData;
 
 /// A strict attribute policy (`struct nla_policy[N]`) for attributes `1..N`;
 /// type 0 and any attribute not given a type are rejected.
+///
+/// Policies are built in constant context and kept in `static`s: the netlink
+/// core keeps a pointer to the policy in the extended ack of a failed
+/// validation (`extack->policy`) and reads it after the request callback has
+/// returned, when it writes the ack.
 pub(crate) struct Policy<const N: usize>(pub(super) [bindings::nla_policy; N]);
+
+// SAFETY: a policy is never written after its construction, and the pointers
+// of its unions are all null: sharing it between threads is sound.
+unsafe impl<const N: usize> Sync for Policy<N> {}
 
 impl<const N: usize> Policy<N> {
     /// A policy that accepts no attribute.
-    pub(crate) fn new() -> Self {
-        Self(core::array::from_fn(|_| bindings::nla_policy::default()))
+    pub(crate) const fn new() -> Self {
+        // SAFETY: `nla_policy` holds integers, and unions of integers and
+        // pointers: all-zero is valid, and means `NLA_UNSPEC` with no
+        // validation, which a strict parse rejects.
+        Self(unsafe { core::mem::zeroed() })
     }
 
     /// `attr` is a binary blob of any length.
-    pub(crate) fn binary(mut self, attr: u16) -> Self {
-        self.0[usize::from(attr)].type_ = bindings::NLA_BINARY as u8;
+    pub(crate) const fn binary(mut self, attr: u16) -> Self {
+        self.0[attr as usize].type_ = bindings::NLA_BINARY as u8;
         self
     }
 
     /// `attr` is a u32 between `min` and `max`, inclusive.
-    pub(crate) fn u32_range(mut self, attr: u16, min: i16, max: i16) -> Self {
-        let entry = &mut self.0[usize::from(attr)];
+    // Mutable references and pointer writes in `const fn` need Rust 1.83,
+    // newer than the kernel's minimum (1.78): the module needs 1.83.
+    #[allow(clippy::incompatible_msrv)]
+    pub(crate) const fn u32_range(mut self, attr: u16, min: i16, max: i16) -> Self {
+        let entry = &mut self.0[attr as usize];
         entry.type_ = bindings::NLA_U32 as u8;
         entry.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_RANGE as u8;
         let range = bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 { min, max };
-        // SAFETY: the union's storage is large enough for each of its
-        // variants; `min`/`max` is the one range validation of a u32 reads.
-        unsafe { *entry.__bindgen_anon_1.__bindgen_anon_1.as_mut() = range };
+        let union = core::ptr::addr_of_mut!(entry.__bindgen_anon_1)
+            .cast::<bindings::nla_policy__bindgen_ty_1__bindgen_ty_1>();
+        // SAFETY: `union` points to the union in `entry`, which is large
+        // enough for each of its variants; `min`/`max` is the variant range
+        // validation of a u32 reads.
+        unsafe { union.write(range) };
         self
     }
 

@@ -51,14 +51,15 @@ impl Socket {
         to_result(unsafe { bindings::nlmsg_unicast(self.0.get(), message.into_raw(), portid) })
     }
 
-    /// Sends `message` to every socket that joined multicast `group`. Fails
+    /// Sends `message` to every socket that joined multicast `group`, with
+    /// the group as its source address (`NETLINK_CB(skb).dst_group`). Fails
     /// with `ESRCH` when no one received it.
     pub(crate) fn broadcast(&self, message: OutMessage, group: u32) -> Result {
-        // SAFETY: the socket is valid by the type invariant;
-        // `netlink_broadcast` consumes the skb, whose ownership `into_raw`
-        // hands over. `GFP_KERNEL` is allowed in process context.
+        // SAFETY: the socket is valid by the type invariant; `nlmsg_multicast`
+        // consumes the skb, whose ownership `into_raw` hands over.
+        // `GFP_KERNEL` is allowed in process context.
         to_result(unsafe {
-            bindings::netlink_broadcast(
+            bindings::nlmsg_multicast(
                 self.0.get(),
                 message.into_raw(),
                 0,

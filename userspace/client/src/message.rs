@@ -70,6 +70,9 @@ pub struct ExtAck {
     pub message: Option<String>,
     /// `NLMSGERR_ATTR_OFFS`: offset of the offending attribute in the request.
     pub offset: Option<u32>,
+    /// `NLMSGERR_ATTR_POLICY`: the policy the offending attribute broke, as
+    /// its `NL_POLICY_TYPE_ATTR_*` attributes (type, value).
+    pub policy: Vec<(u16, Vec<u8>)>,
 }
 
 impl ExtAck {
@@ -77,6 +80,7 @@ impl ExtAck {
     const NLM_F_ACK_TLVS: u16 = 0x200;
     const NLMSGERR_ATTR_MSG: u16 = 1;
     const NLMSGERR_ATTR_OFFS: u16 = 2;
+    const NLMSGERR_ATTR_POLICY: u16 = 4;
 
     /// Parses what follows the error code: the request (its header only when
     /// `NLM_F_CAPPED`), then the attributes when `NLM_F_ACK_TLVS`.
@@ -110,6 +114,12 @@ impl ExtAck {
                         .value()
                         .first_chunk::<4>()
                         .map(|v| u32::from_ne_bytes(*v));
+                }
+                Self::NLMSGERR_ATTR_POLICY => {
+                    ack.policy = NlasIterator::new(attribute.value())
+                        .flatten()
+                        .map(|nested| (nested.kind(), nested.value().to_vec()))
+                        .collect();
                 }
                 _ => {}
             }
@@ -272,6 +282,7 @@ mod tests {
         let expected = ExtAck {
             message: Some("bad".into()),
             offset: Some(20),
+            policy: Vec::new(),
         };
         assert_eq!(
             decode(&datagram).unwrap(),

@@ -36,6 +36,10 @@ pub const ALL: &[Test] = &[
         malformed_attribute_points_at_it,
     ),
     ("group_out_of_range", group_out_of_range),
+    (
+        "out_of_range_error_describes_the_policy",
+        out_of_range_error_describes_the_policy,
+    ),
     ("missing_data", missing_data),
     ("payload_over_the_limit", payload_over_the_limit),
     ("max_payload_parameter", max_payload_parameter),
@@ -264,6 +268,39 @@ fn group_out_of_range() -> Result<()> {
         expect_error(&request, libc::ERANGE, "integer out of range", Some(24))
             .with_context(|| format!("group {group}"))?;
     }
+    Ok(())
+}
+
+/// The netlink core describes the broken policy in the ack from a pointer it
+/// keeps past the request callback: the policy must outlive the callback.
+fn out_of_range_error_describes_the_policy() -> Result<()> {
+    const NL_POLICY_TYPE_ATTR_TYPE: u16 = 1;
+    const NL_POLICY_TYPE_ATTR_MIN_VALUE_U: u16 = 4;
+    const NL_POLICY_TYPE_ATTR_MAX_VALUE_U: u16 = 5;
+    const NL_ATTR_TYPE_U32: u32 = 4;
+    let request = Request::Broadcast {
+        group: GROUP_COUNT + 1,
+        data: b"x".to_vec(),
+    };
+    let ack = match connect()?.request(&request, false) {
+        Err(Error::Kernel { ack, .. }) => ack,
+        other => bail!("expected an error, got {other:?}"),
+    };
+    let value = |kind: u16| -> Option<u64> {
+        let (_, bytes) = ack.policy.iter().find(|(k, _)| *k == kind)?;
+        match bytes.len() {
+            4 => Some(u32::from_ne_bytes(bytes[..4].try_into().ok()?).into()),
+            8 => Some(u64::from_ne_bytes(bytes[..8].try_into().ok()?)),
+            _ => None,
+        }
+    };
+    ensure!(
+        value(NL_POLICY_TYPE_ATTR_TYPE) == Some(NL_ATTR_TYPE_U32.into())
+            && value(NL_POLICY_TYPE_ATTR_MIN_VALUE_U) == Some(1)
+            && value(NL_POLICY_TYPE_ATTR_MAX_VALUE_U) == Some(GROUP_COUNT.into()),
+        "the ack does not describe GROUP's policy (u32, 1 to {GROUP_COUNT}): {:?}",
+        ack.policy
+    );
     Ok(())
 }
 

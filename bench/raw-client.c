@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * raw-client: a minimal raw echo client in C, the reference client of the
+ * benchmark (nltest bench --reference-client).
+ *
+ * Sends COUNT raw messages (type 0, no flags, as the seed's C examples do)
+ * of SIZE payload bytes to the module on protocol unit UNIT, BATCH messages
+ * per sendmsg(), waits for the echoes of each batch and checks every one
+ * (type, sequence number, length, payload). Prints the rate on one line, or
+ * with --json a JSON object:
+ *   {"unit", "size", "count", "batch", "seconds", "echoes_per_second"}
+ *
+ * usage: raw-client [--unit N] [--size BYTES] [--count N] [--batch N] [--json]
+ */
+#include <errno.h>
+#include <linux/netlink.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* nltest_ref.ko's default unit; nltest.ko (the Rust module) is on 17. */
+#define DEFAULT_UNIT 18
+#define TIMEOUT_SECONDS 5
+/* Each echo comes in a datagram of its own: room for one, and then some. */
+#define RECEIVE_BUFFER (64 * 1024)
+
+static const char *program = "raw-client";
+
+static __attribute__((noreturn)) void usage(FILE *out, int status)
+{
+	fprintf(out,
+		"usage: %s [--unit N] [--size BYTES] [--count N] [--batch N] [--json]\n"
+		"  --unit N      netlink protocol unit (default %d: nltest_ref.ko)\n"
+		"  --size BYTES  payload bytes per echo (default 16)\n"
+		"  --count N     echoes to send and check (default 10000)\n"
+		"  --batch N     messages per sendmsg, whose echoes are awaited together (default 1)\n"
+		"  --json        print {\"unit\",\"size\",\"count\",\"batch\",\"seconds\",\"echoes_per_second\"}\n",
+		program, DEFAULT_UNIT);
+	exit(status);
+}
+
+static __attribute__((noreturn, format(printf, 1, 2))) void fail(const char *format, ...);
+
+static void fail(const char *format, ...)
+{
+	va_list args;
+
+	fprintf(stderr, "%s: error: ", program);
+	va_start(args, format);
+	vfprintf(stderr, format, args);
+	va_end(args);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* A decimal number between min and max, or a usage error. */
+static unsigned long number(const char *option, const char *text, unsigned long min,
+			    unsigned long max)
+{
+	unsigned long value;
+	char *end;
+
+	if (!text)
+		fail("%s needs a value (see --help)", option);
+	errno = 0;
+	value = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || value < min || value > max)
+		fail("%s: %s is not a number from %lu to %lu", option, text, min, max);
+	return value;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char *argv[])
+{
+	unsigned long unit = DEFAULT_UNIT, size = 16, count = 10000, batch = 1;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl self = { .nl_family = AF_NETLINK };
+	struct timeval timeout = { .tv_sec = TIMEOUT_SECONDS };
+	size_t message_space, receive_size;
+	unsigned char *request, *reply;
+	unsigned long sent = 0;
+	uint32_t seq = 0;
+	double start, seconds;
+	bool json = false;
+	int fd, i;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(arg, "--unit"))
+			unit = number(arg, value, 0, 31), i++;
+		else if (!strcmp(arg, "--size"))
+			size = number(arg, value, 0, 16 * 1024 * 1024), i++;
+		else if (!strcmp(arg, "--count"))
+			count = number(arg, value, 1, UINT32_MAX), i++;
+		else if (!strcmp(arg, "--batch"))
+			batch = number(arg, value, 1, 1024 * 1024), i++;
+		else if (!strcmp(arg, "--json"))
+			json = true;
+		else if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
+			usage(stdout, 0);
+		else
+			usage(stderr, 2);
+	}
+	if (batch > count)
+		batch = count;
+
+	fd = socket(AF_NETLINK, SOCK_RAW, (int)unit);
+	if (fd < 0) {
+		if (errno == EPROTONOSUPPORT)
+			fail("netlink protocol %lu is not registered: load the module first", unit);
+		fail("socket(AF_NETLINK, SOCK_RAW, %lu): %s", unit, strerror(errno));
+	}
+	if (bind(fd, (struct sockaddr *)&self, sizeof(self)) < 0)
+		fail("bind: %s", strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0)
+		fail("setsockopt(SO_RCVTIMEO): %s", strerror(errno));
+
+	/* The batch, built once; only the sequence numbers change. */
+	message_space = NLMSG_SPACE(size);
+	request = calloc(batch, message_space);
+	receive_size = message_space > RECEIVE_BUFFER ? message_space : RECEIVE_BUFFER;
+	reply = malloc(receive_size);
+	if (!request || !reply)
+		fail("out of memory");
+	for (i = 0; (unsigned long)i < batch; i++) {
+		struct nlmsghdr *nlh = (struct nlmsghdr *)(request + i * message_space);
+		unsigned char *payload = NLMSG_DATA(nlh);
+		size_t at;
+
+		nlh->nlmsg_len = NLMSG_LENGTH(size);
+		nlh->nlmsg_type = 0;
+		nlh->nlmsg_flags = 0;
+		for (at = 0; at < size; at++)
+			payload[at] = at % 251;
+	}
+
+	start = now();
+	while (sent < count) {
+		unsigned long n = count - sent < batch ? count - sent : batch, k;
+		struct iovec iov = { .iov_base = request, .iov_len = n * message_space };
+		struct msghdr msg = {
+			.msg_name = &kernel,
+			.msg_namelen = sizeof(kernel),
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+		};
+
+		for (k = 0; k < n; k++)
+			((struct nlmsghdr *)(request + k * message_space))->nlmsg_seq = seq + 1 + k;
+		while (sendmsg(fd, &msg, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EMSGSIZE)
+				fail("sendmsg: a batch of %lu messages (%zu bytes) exceeds the socket's send buffer: lower --batch or --size",
+				     n, n * message_space);
+			fail("sendmsg: %s", strerror(errno));
+		}
+		for (k = 0; k < n; k++) {
+			uint32_t want = seq + 1 + (uint32_t)k;
+			struct nlmsghdr *nlh = (struct nlmsghdr *)reply;
+			ssize_t got;
+
+			do
+				got = recv(fd, reply, receive_size, MSG_TRUNC);
+			while (got < 0 && errno == EINTR);
+			if (got < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					fail("no echo of message %u within %d s: is a module on netlink unit %lu?",
+					     want, TIMEOUT_SECONDS, unit);
+				if (errno == ENOBUFS)
+					fail("echoes lost: the receive queue overflowed (ENOBUFS); lower --batch or --size");
+				fail("recv: %s", strerror(errno));
+			}
+			if ((size_t)got > receive_size)
+				fail("a reply of %zd bytes does not fit the %zu-byte buffer", got,
+				     receive_size);
+			if ((size_t)got < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN ||
+			    nlh->nlmsg_len > (size_t)got)
+				fail("malformed reply of %zd bytes", got);
+			if (nlh->nlmsg_type == NLMSG_ERROR &&
+			    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+				fail("message %u answered with error %d (%s)", nlh->nlmsg_seq,
+				     ((struct nlmsgerr *)NLMSG_DATA(nlh))->error,
+				     strerror(-((struct nlmsgerr *)NLMSG_DATA(nlh))->error));
+			if (nlh->nlmsg_seq != want)
+				fail("expected the echo of message %u, got seq %u (type %u)", want,
+				     nlh->nlmsg_seq, nlh->nlmsg_type);
+			if (nlh->nlmsg_type != 0 || nlh->nlmsg_pid != 0 ||
+			    nlh->nlmsg_len != NLMSG_LENGTH(size))
+				fail("echo of message %u: type %u, pid %u, length %u; expected type 0, pid 0, length %u",
+				     want, nlh->nlmsg_type, nlh->nlmsg_pid, nlh->nlmsg_len,
+				     (unsigned int)NLMSG_LENGTH(size));
+			if (memcmp(NLMSG_DATA(nlh), NLMSG_DATA(request), size))
+				fail("echo of message %u: the payload differs from what was sent", want);
+		}
+		seq += n;
+		sent += n;
+	}
+	seconds = now() - start;
+
+	if (json)
+		printf("{\"unit\":%lu,\"size\":%lu,\"count\":%lu,\"batch\":%lu,\"seconds\":%.6f,\"echoes_per_second\":%.1f}\n",
+		       unit, size, count, batch, seconds, count / seconds);
+	else
+		printf("raw-client: unit %lu, %lu B, %lu echoes, batch %lu: %.0f echoes/s, %.3f s\n",
+		       unit, size, count, batch, count / seconds, seconds);
+	close(fd);
+	free(request);
+	free(reply);
+	return 0;
+}
