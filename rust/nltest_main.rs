@@ -198,9 +198,10 @@ impl Service for NlTestService {
 
 const ATTRIBUTES: usize = ATTR_MAX as usize + 1;
 static ECHO_POLICY: Policy<ATTRIBUTES> = Policy::new().binary(ATTR_DATA);
-static BROADCAST_POLICY: Policy<ATTRIBUTES> = Policy::new()
-    .binary(ATTR_DATA)
-    .u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16);
+static BROADCAST_POLICY: Policy<ATTRIBUTES> =
+    Policy::new()
+        .binary(ATTR_DATA)
+        .u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16);
 static GET_STATS_POLICY: Policy<ATTRIBUTES> = Policy::new();
 
 /// The `DATA` attribute of a request, within the `max_payload` limit.

@@ -77,7 +77,10 @@ impl<'a> Request<'a> {
     /// Parses the request's attributes against `policy`, strictly: unknown,
     /// malformed or out-of-range attributes fail with the kernel's own errno
     /// and extended ack message, pointing at the attribute.
-    pub(crate) fn parse<const N: usize>(&self, policy: &'static Policy<N>) -> Result<Attributes<'a, N>> {
+    pub(crate) fn parse<const N: usize>(
+        &self,
+        policy: &'static Policy<N>,
+    ) -> Result<Attributes<'a, N>> {
         let mut table = [core::ptr::null_mut(); N];
         // SAFETY: `header` is valid and `nlmsg_len >= NLMSG_HDRLEN` (type
         // invariant), so the attributes span `nlmsg_len - NLMSG_HDRLEN` bytes
