@@ -16,7 +16,8 @@ pub struct Options {
     pub reference_client: Option<PathBuf>,
     pub sizes: Vec<usize>,
     pub protocols: Vec<Protocol>,
-    pub count: u32,
+    /// Echoes per case; default: [`default_count`].
+    pub count: Option<u32>,
     pub batch: u32,
     pub rounds: u32,
     pub json: bool,
@@ -34,6 +35,15 @@ struct CaseRounds {
     reference: Vec<[(f64, f64); 2]>,
 }
 
+/// Echoes per run: enough for about half a second under emulation.
+fn default_count(size: usize) -> u32 {
+    if size <= 1024 {
+        30_000
+    } else {
+        4_000
+    }
+}
+
 pub fn run(options: Options) -> Result<(), Error> {
     let mut cases: Vec<CaseRounds> = Vec::new();
     for &protocol in &options.protocols {
@@ -42,7 +52,7 @@ pub fn run(options: Options) -> Result<(), Error> {
                 case: Case {
                     protocol,
                     size,
-                    count: options.count,
+                    count: options.count.unwrap_or_else(|| default_count(size)),
                     batch: batch_that_fits(size, options.batch),
                 },
                 subject: Vec::new(),
@@ -91,7 +101,6 @@ pub fn run(options: Options) -> Result<(), Error> {
                 "unit": options.unit,
                 "baseline_unit": options.baseline_unit,
                 "rounds": options.rounds,
-                "count": options.count,
                 "cases": cases,
             })
         );
@@ -205,6 +214,7 @@ fn case_json(rounds: &CaseRounds) -> Value {
         "protocol": rounds.case.protocol.name(),
         "size": rounds.case.size,
         "batch": rounds.case.batch,
+        "count": rounds.case.count,
         "subject": summary_json(&rounds.subject),
     });
     if !rounds.baseline.is_empty() {
@@ -272,8 +282,12 @@ fn print_summary(
 
 fn print_tables(options: &Options, cases: &[CaseRounds]) {
     println!(
-        "{} echoes per case and way of sending, {} round(s); user and kernel: CPU time per echo",
-        options.count, options.rounds
+        "{} round(s); per case and way of sending {}; user and kernel: CPU time per echo",
+        options.rounds,
+        match options.count {
+            Some(count) => format!("{count} echoes"),
+            None => "30000 echoes up to 1 KiB, 4000 above".to_string(),
+        }
     );
     println!();
     print_summary("module under test", options.unit, cases, |r| &r.subject);
