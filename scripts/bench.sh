@@ -18,6 +18,8 @@ scripts/build-bench.sh
 
 echo ">> benchmark: Rust module (unit 17) and C reference module (unit $c_unit), $rounds rounds, A B A B" >&2
 echo ">> under QEMU's TCG emulation absolute figures are not hardware figures; the ratios are what count" >&2
-KDIR=$kdir qemu/run --timeout 3000 --add build/c-reference/nltest_ref.ko -- \
+# One guest CPU: nothing else in the guest competes with the benchmark, and
+# under TCG one emulated CPU is one host thread, steadier on a busy host.
+KDIR=$kdir qemu/run --cpus 1 --timeout 3000 --add build/c-reference/nltest_ref.ko -- \
     sh -c "insmod /added/nltest_ref.ko unit=$c_unit && \
            nltest bench --baseline-unit $c_unit --rounds $rounds --reference-client /bin/raw-client $*"

@@ -72,11 +72,15 @@ pub fn run(options: Options) -> Result<(), Error> {
                     case.size
                 );
             }
-            // A B A B ...: the module under test and the baseline take turns,
-            // so that a drift of the machine's speed hits both alike.
-            rounds
-                .subject
-                .push(run_case(options.unit, case, options.timeout)?);
+            // A B, then B A in the next round: the module under test and the
+            // baseline take turns, and neither always runs first, so that a
+            // drift of the machine's speed hits both alike.
+            let subject_first = round % 2 == 1;
+            if subject_first || options.baseline_unit.is_none() {
+                rounds
+                    .subject
+                    .push(run_case(options.unit, case, options.timeout)?);
+            }
             if let Some(baseline) = options.baseline_unit {
                 let ours = run_case(baseline, case, options.timeout)?;
                 if let (Some(client), Protocol::Raw) = (&options.reference_client, case.protocol) {
@@ -90,6 +94,11 @@ pub fn run(options: Options) -> Result<(), Error> {
                     ]);
                 }
                 rounds.baseline.push(ours);
+                if !subject_first {
+                    rounds
+                        .subject
+                        .push(run_case(options.unit, case, options.timeout)?);
+                }
             }
         }
     }
