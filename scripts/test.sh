@@ -22,18 +22,26 @@ if [ "$host_status" -ne 0 ] && [ "${host_failed:-0}" -eq 0 ]; then
 fi
 
 scripts/build-module.sh "$kdir"
+scripts/build-c-reference.sh "$kdir"
 scripts/build-userspace.sh
 
-echo ">> end-to-end suite with stress and fuzzing in the test guest" >&2
+echo ">> end-to-end suite with stress and fuzzing in the test guest, then the" >&2
+echo ">> portable part of it against the C reference module (unit 18)" >&2
 guest_log=$(mktemp)
 trap 'rm -f "$host_log" "$guest_log"' EXIT
-KDIR=$kdir qemu/run --timeout 1200 -- nltest-e2e --stress | tee "$guest_log" || true
-summary=$(tr -d '\r' <"$guest_log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
-if [ -n "$summary" ]; then
-    read -r guest_passed guest_failed <<<"$summary"
-else
-    echo "error: the end-to-end suite did not finish (see above)" >&2
-    guest_passed=0 guest_failed=1
+KDIR=$kdir qemu/run --timeout 1200 --add build/c-reference/nltest_ref.ko -- \
+    sh -c 'nltest-e2e --stress; insmod /added/nltest_ref.ko unit=18 && nltest-e2e --reference 18' \
+    | tee "$guest_log" || true
+# Two suites, two closing lines; a missing one counts as a failure.
+summaries=$(tr -d '\r' <"$guest_log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+guest_passed=0 guest_failed=0
+while read -r passed failed; do
+    [ -n "$passed" ] || continue
+    guest_passed=$((guest_passed + passed)) guest_failed=$((guest_failed + failed))
+done <<<"$summaries"
+if [ "$(grep -c . <<<"$summaries")" -ne 2 ]; then
+    echo "error: an end-to-end suite did not finish (see above)" >&2
+    guest_failed=$((guest_failed + 1))
 fi
 
 echo

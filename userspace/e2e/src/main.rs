@@ -9,10 +9,50 @@ mod tests;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// A test: its name and its body, which fails by returning an error.
 pub type Test = (&'static str, fn() -> anyhow::Result<()>);
+
+static REFERENCE_UNIT: OnceLock<u32> = OnceLock::new();
+
+/// The protocol unit under test: nltest.ko's, or with `--reference UNIT`
+/// another module's that implements the same raw echo and typed `ECHO`
+/// (bench/c-reference).
+pub fn unit() -> u32 {
+    *REFERENCE_UNIT
+        .get()
+        .unwrap_or(&nltest_client::protocol::NETLINK_TEST)
+}
+
+/// Whether the unit under test is nltest.ko's, with counters, `BROADCAST`
+/// and the rest of the service.
+pub fn testing_nltest() -> bool {
+    REFERENCE_UNIT.get().is_none()
+}
+
+/// The tests that need nothing but the raw echo and the typed `ECHO`: the
+/// ones `--reference` runs.
+const PORTABLE: &[&str] = &[
+    "echo_payload_sizes",
+    "echo_largest_datagram",
+    "datagram_over_the_socket_limit_is_refused",
+    "thousand_sequential_echoes",
+    "several_messages_in_one_sendmsg",
+    "echo_keeps_type_and_ignores_header_pid",
+    "seed_unicast_client",
+    "seed_multicast_listener",
+    "two_clients_get_only_their_own_echoes",
+    "group_listener_sees_broadcasts",
+    "malformed_lengths_are_answered_without_harm",
+    "slow_reader_gets_enobufs_and_never_stalls",
+    "typed_echo_replies_then_acks",
+    "typed_echo_publishes_an_event",
+    "control_messages_are_never_echoed",
+    "unknown_attribute_points_at_it",
+    "payload_over_the_limit",
+];
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,8 +63,16 @@ fn main() -> ExitCode {
     };
     let stress = take_flag("--stress");
     let faults = take_flag("--faults");
+    if let Some(at) = args.iter().position(|a| a == "--reference") {
+        let Some(unit) = args.get(at + 1).and_then(|unit| unit.parse().ok()) else {
+            eprintln!("nltest-e2e: --reference needs a protocol unit");
+            return ExitCode::from(2);
+        };
+        let _ = REFERENCE_UNIT.set(unit);
+        args.drain(at..at + 2);
+    }
     if args.iter().any(|a| a.starts_with('-')) {
-        eprintln!("usage: nltest-e2e [--stress] [--faults] [NAME-FILTER]...");
+        eprintln!("usage: nltest-e2e [--stress] [--faults] [--reference UNIT] [NAME-FILTER]...");
         return ExitCode::from(2);
     }
     let filter = args;
@@ -33,6 +81,7 @@ fn main() -> ExitCode {
         .chain(service_tests::ALL)
         .chain(if stress { stress_tests::STRESS } else { &[] })
         .chain(if faults { stress_tests::FAULTS } else { &[] })
+        .filter(|(name, _)| testing_nltest() || PORTABLE.contains(name))
         .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())));
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in selected {

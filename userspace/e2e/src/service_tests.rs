@@ -79,7 +79,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 const SHORT: Duration = Duration::from_millis(300);
 
 fn connect() -> Result<EchoSocket> {
-    Ok(EchoSocket::connect(NETLINK_TEST)?)
+    Ok(EchoSocket::connect(crate::unit())?)
 }
 
 fn echo(data: &[u8]) -> Request {
@@ -188,7 +188,7 @@ fn typed_echo_replies_then_acks() -> Result<()> {
 }
 
 fn typed_echo_publishes_an_event() -> Result<()> {
-    let mut listener = EchoSocket::listen(NETLINK_TEST, ECHO_GROUP)?;
+    let mut listener = EchoSocket::listen(crate::unit(), ECHO_GROUP)?;
     let mut sender = connect()?;
     sender.request(&echo(b"who am I"), false)?;
     let broadcasts = listener.recv_broadcasts()?;

@@ -73,7 +73,7 @@ fn pattern(len: usize, tag: u8) -> Vec<u8> {
 }
 
 fn connect() -> Result<EchoSocket> {
-    Ok(EchoSocket::connect(NETLINK_TEST)?)
+    Ok(EchoSocket::connect(crate::unit())?)
 }
 
 /// Receives until one datagram brings something, failing after the timeout.
@@ -206,7 +206,7 @@ fn echo_keeps_type_and_ignores_header_pid() -> Result<()> {
 }
 
 fn seed_unicast_client() -> Result<()> {
-    let (ok, output) = run("seed-unicast", &[], LIMIT)?;
+    let (ok, output) = run("seed-unicast", &[&crate::unit().to_string()], LIMIT)?;
     ensure!(ok, "seed-unicast failed: {output}");
     ensure!(
         output.contains(" Received message payload: Hello you!\n"),
@@ -222,6 +222,7 @@ fn seed_unicast_client() -> Result<()> {
 
 fn seed_multicast_listener() -> Result<()> {
     let mut listener = Command::new("seed-multicast")
+        .arg(crate::unit().to_string())
         .stdout(Stdio::piped())
         .spawn()?;
     let line = first_line(&mut listener)?;
@@ -262,7 +263,7 @@ fn two_clients_get_only_their_own_echoes() -> Result<()> {
 }
 
 fn group_listener_sees_broadcasts() -> Result<()> {
-    let mut listener = EchoSocket::listen(NETLINK_TEST, ECHO_GROUP)?;
+    let mut listener = EchoSocket::listen(crate::unit(), ECHO_GROUP)?;
     let mut sender = connect()?;
     for i in 0..10u32 {
         let data = format!("broadcast {i}").into_bytes();
@@ -375,6 +376,9 @@ fn slow_reader_gets_enobufs_and_never_stalls() -> Result<()> {
     while socket.recv().is_ok() {}
     socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
     socket.echo(raw(b"after the overrun"))?;
+    if !crate::testing_nltest() {
+        return Ok(());
+    }
     // The module counted what it could not deliver.
     let dropped = socket
         .request(&nltest_client::Request::GetStats { dump: false }, false)?
