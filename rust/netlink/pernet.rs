@@ -2,9 +2,8 @@
 
 //! A netlink service with one kernel socket per network namespace.
 
-use super::dump::DumpWriter;
+use super::command::Command;
 use super::message::{Malformed, Message};
-use super::request::Request;
 use super::socket::{KernelSocket, Socket, SocketConfig};
 use crate::bindings;
 use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
@@ -28,13 +27,14 @@ pub(crate) trait Service: 'static {
     /// A message whose length is wrong; the rest of its datagram is skipped.
     fn malformed(socket: &Socket, state: &Self::State, sender: u32, malformed: Malformed);
 
-    /// A request, as `netlink_rcv_skb` passes it: an error is sent back as an
-    /// `NLMSG_ERROR` with the extended ack, success acknowledged when the
-    /// request has `NLM_F_ACK`.
-    fn request(state: &Self::State, request: &Request<'_>) -> Result;
+    /// The typed commands, served on the protocol unit and, when the service
+    /// registers a [`super::Family`], over generic netlink.
+    const COMMANDS: &'static [Command<Self>];
 
-    /// One round of a dump started by [`Request::start_dump`].
-    fn dump(state: &Self::State, writer: &mut DumpWriter<'_>) -> Result;
+    /// A typed request reached a command (or, on the protocol unit, was
+    /// refused for an unknown command, a permission or its attributes) and
+    /// ended with `result`; a dump that started counts as `Ok`.
+    fn requested(state: &Self::State, result: Result);
 
     /// A socket joined multicast `group`; an error refuses it.
     fn bind(state: &Self::State, group: u32) -> Result;
