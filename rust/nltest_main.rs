@@ -204,11 +204,12 @@ impl Service for NlTestService {
         }
     }
 
-    fn requested(counters: &Counters, result: Result) {
+    fn requested(counters: &Counters) {
         add(&counters.requests, 1);
-        if result.is_err() {
-            add(&counters.errors, 1);
-        }
+    }
+
+    fn failed(counters: &Counters, _error: Error) {
+        add(&counters.errors, 1);
     }
 
     fn bind(counters: &Counters, group: u32) -> Result {

@@ -51,15 +51,13 @@ pub(super) fn by_genl_cmd<S: Service>(cmd: u8) -> Option<&'static Command<S>> {
 /// netlink core does for the family (find the command, check the
 /// permission, parse the attributes, start a dump), then the command.
 pub(super) fn serve_unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
+    S::requested(state);
     let result = unit_request::<S>(state, request);
-    // EINTR: a dump started, which is not an error.
-    S::requested(
-        state,
-        match result {
-            Err(error) if error == EINTR => Ok(()),
-            result => result,
-        },
-    );
+    match result {
+        // EINTR: a dump started, which is not an error.
+        Err(error) if error != EINTR => S::failed(state, error),
+        _ => {}
+    }
     result
 }
 

@@ -187,11 +187,13 @@ unsafe extern "C" fn doit_callback<S: Service>(
     };
     // SAFETY: the namespace is set up for the service (see above).
     let state = unsafe { state_of_net::<S>(info.net()) };
-    let result = (command.doit)(state, &request, &attributes);
-    S::requested(state, result);
-    match result {
+    S::requested(state);
+    match (command.doit)(state, &request, &attributes) {
         Ok(()) => 0,
-        Err(error) => error.to_errno(),
+        Err(error) => {
+            S::failed(state, error);
+            error.to_errno()
+        }
     }
 }
 
@@ -206,7 +208,7 @@ unsafe extern "C" fn start_callback<S: Service>(cb: *mut bindings::netlink_callb
     // request, sent to the generic netlink socket of a namespace where the
     // service is set up.
     let state = unsafe { state_of::<S>(bindings::nltest_skb_sock((*cb).skb)) };
-    S::requested(state, Ok(()));
+    S::requested(state);
     0
 }
 

@@ -31,10 +31,14 @@ pub(crate) trait Service: 'static {
     /// registers a [`super::Family`], over generic netlink.
     const COMMANDS: &'static [Command<Self>];
 
-    /// A typed request reached a command (or, on the protocol unit, was
-    /// refused for an unknown command, a permission or its attributes) and
-    /// ended with `result`; a dump that started counts as `Ok`.
-    fn requested(state: &Self::State, result: Result);
+    /// A typed request arrived: on the protocol unit, every one; over
+    /// generic netlink, those the core passed on (known command, allowed,
+    /// attributes within the policy). Called before the command runs.
+    fn requested(state: &Self::State);
+
+    /// A request [`Service::requested`] announced failed with `error` (a
+    /// dump that started did not fail).
+    fn failed(state: &Self::State, error: Error);
 
     /// A socket joined multicast `group`; an error refuses it.
     fn bind(state: &Self::State, group: u32) -> Result;
