@@ -259,7 +259,7 @@ struct FamilyStorage {
 ///
 /// # Invariants
 ///
-/// `storage` came from `KBox::into_raw` and holds a registered family, with
+/// `storage` came from `KBox::leak` and holds a registered family, with
 /// `ops`, `policies` and `groups` it points to.
 pub(crate) struct Family<S: Service> {
     storage: NonNull<FamilyStorage>,
@@ -335,7 +335,7 @@ impl<S: Service> Family<S> {
         family.mcgrps = groups.as_ptr();
         family.n_mcgrps = config.groups.len() as u8;
 
-        let storage = NonNull::new(KBox::into_raw(storage)).ok_or(ENOMEM)?;
+        let storage = NonNull::from(KBox::leak(storage));
         // SAFETY: the family and what it points to are valid and stay at
         // their address, in the leaked box, until unregistered in `drop`.
         let errno = unsafe {
@@ -346,7 +346,7 @@ impl<S: Service> Family<S> {
             drop(unsafe { KBox::from_raw(storage.as_ptr()) });
             return Err(error);
         }
-        // INVARIANT: registered, from `KBox::into_raw`.
+        // INVARIANT: registered, from `KBox::leak`.
         Ok(Self {
             storage,
             _service: PhantomData,
@@ -360,6 +360,7 @@ impl<S: Service> Drop for Family<S> {
         // waits for running doits (it takes the core's locks), closes the
         // groups' memberships and returns when the kernel no longer uses the
         // storage; running dumps pin the module, so none is left either.
+        // The box came from `KBox::leak`.
         unsafe {
             bindings::genl_unregister_family(core::ptr::addr_of!((*self.storage.as_ptr()).family));
             drop(KBox::from_raw(self.storage.as_ptr()));

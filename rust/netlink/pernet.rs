@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A netlink service with one kernel socket per network namespace.
+//! A netlink service with one kernel socket per network namespace, and
+//! state per namespace that its generic netlink family shares.
 
 use super::command::Command;
 use super::message::{Malformed, Message};
@@ -17,6 +18,10 @@ pub(crate) trait Service: 'static {
     /// value and dropping must not matter (atomic counters, for instance).
     type State: Zeroable + Sync;
 
+    /// The typed commands, served on the protocol unit and, when the service
+    /// registers a [`super::Family`], over generic netlink.
+    const COMMANDS: &'static [Command<Self>];
+
     /// The protocol unit, groups and flags of the kernel sockets.
     fn socket_config() -> SocketConfig;
 
@@ -27,10 +32,6 @@ pub(crate) trait Service: 'static {
     /// A message whose length is wrong; the rest of its datagram is skipped.
     fn malformed(socket: &Socket, state: &Self::State, sender: u32, malformed: Malformed);
 
-    /// The typed commands, served on the protocol unit and, when the service
-    /// registers a [`super::Family`], over generic netlink.
-    const COMMANDS: &'static [Command<Self>];
-
     /// A typed request arrived: on the protocol unit, every one; over
     /// generic netlink, those the core passed on (known command, allowed,
     /// attributes within the policy). Called before the command runs.
@@ -40,10 +41,12 @@ pub(crate) trait Service: 'static {
     /// dump that started did not fail).
     fn failed(state: &Self::State, error: Error);
 
-    /// A socket joined multicast `group`; an error refuses it.
+    /// A socket joined multicast `group` of the protocol unit; an error
+    /// refuses it. (Generic netlink tells a family which group, not in which
+    /// namespace: joins of the family's groups are not reported.)
     fn bind(state: &Self::State, group: u32) -> Result;
 
-    /// A socket left multicast `group`, or was closed.
+    /// A socket left multicast `group` of the protocol unit, or was closed.
     fn unbind(state: &Self::State, group: u32);
 }
 
