@@ -6,7 +6,7 @@
 use crate::message::{align, encode_inner};
 use crate::Error;
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
-use netlink_packet_generic::ctrl::nlas::{GenlCtrlAttrs, McastGrpAttrs};
+use netlink_packet_generic::ctrl::nlas::{GenlCtrlAttrs, McastGrpAttrs, OpAttrs};
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::GenlMessage;
 use nltest_protocol::*;
@@ -24,7 +24,17 @@ pub struct GenlFamily {
     pub version: u32,
     /// The id of its `events` group, to join with `NETLINK_ADD_MEMBERSHIP`.
     pub events_group: u32,
+    /// Its operations: command and `GENL_*` flags (`GENL_CMD_CAP_DO`,
+    /// `GENL_CMD_CAP_DUMP`, `GENL_CMD_CAP_HASPOL`, `GENL_UNS_ADMIN_PERM`...).
+    pub ops: Vec<(u32, u32)>,
 }
+
+/// Flags of an operation, as the controller reports them.
+pub const GENL_ADMIN_PERM: u32 = 0x01;
+pub const GENL_CMD_CAP_DO: u32 = 0x02;
+pub const GENL_CMD_CAP_DUMP: u32 = 0x04;
+pub const GENL_CMD_CAP_HASPOL: u32 = 0x08;
+pub const GENL_UNS_ADMIN_PERM: u32 = 0x10;
 
 /// The family's command for a typed message type (`MSG_ECHO` is
 /// `GENL_CMD_ECHO`, ...). Other types keep their low byte, so that tests can
@@ -87,11 +97,24 @@ pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFami
                     id: 0,
                     version: 0,
                     events_group: 0,
+                    ops: Vec::new(),
                 };
                 for attribute in reply.payload.nlas {
                     match attribute {
                         GenlCtrlAttrs::FamilyId(id) => family.id = id,
                         GenlCtrlAttrs::Version(version) => family.version = version,
+                        GenlCtrlAttrs::Ops(ops) => {
+                            for op in ops {
+                                let (mut id, mut flags) = (0, 0);
+                                for attribute in op {
+                                    match attribute {
+                                        OpAttrs::Id(value) => id = value,
+                                        OpAttrs::Flags(value) => flags = value,
+                                    }
+                                }
+                                family.ops.push((id, flags));
+                            }
+                        }
                         GenlCtrlAttrs::McastGroups(groups) => {
                             for group in groups {
                                 let named = group.iter().any(|attribute| {

@@ -33,6 +33,10 @@ macro_rules! on_both_transports {
             ),
             ("genl_ctrl_shows_the_family", genl_ctrl_shows_the_family),
             (
+                "genl_family_declares_ops_policies_and_permissions",
+                genl_family_declares_ops_policies_and_permissions,
+            ),
+            (
                 "genl_rmmod_with_listeners_attached",
                 genl_rmmod_with_listeners_attached,
             ),
@@ -748,6 +752,34 @@ fn genl_ctrl_shows_the_family() -> Result<()> {
         "family id {:#x} not in:\n{output}",
         family.id
     );
+    Ok(())
+}
+
+/// The operation flags as the controller reports them (iproute2's genl
+/// 6.1 does not print them for this family, version 1, though it does for
+/// nlctrl, version 2).
+fn genl_family_declares_ops_policies_and_permissions() -> Result<()> {
+    use nltest_client::genl::*;
+    let socket = EchoSocket::connect_genl()?;
+    let family = socket.genl_family().context("no family")?;
+    ensure!(
+        family.version == u32::from(GENL_VERSION),
+        "version {}",
+        family.version
+    );
+    let expected = [
+        (GENL_CMD_ECHO, GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL),
+        (
+            GENL_CMD_BROADCAST,
+            GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL | GENL_UNS_ADMIN_PERM,
+        ),
+        (
+            GENL_CMD_GET_STATS,
+            GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL,
+        ),
+    ]
+    .map(|(cmd, flags)| (u32::from(cmd), flags));
+    ensure!(family.ops == expected, "operations {:#x?}", family.ops);
     Ok(())
 }
 
