@@ -234,11 +234,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             iterations,
             check_every,
         } => {
-            unit_only("fuzzing")?;
             let start = Instant::now();
-            let report =
+            let report = if cli.genl {
+                nltest_client::fuzz::run_genl(seed, iterations, check_every.max(1))
+            } else {
                 nltest_client::fuzz::run(cli.unit, seed, iterations, check_every.max(1))
-                    .inspect_err(|_| eprintln!("fuzz: seed {seed}: the module failed a check"))?;
+            }
+            .inspect_err(|_| eprintln!("fuzz: seed {seed}: the module failed a check"))?;
             println!(
                 "fuzz: seed {seed}: {} datagrams ({} bytes), {} replies read, {} health checks passed, \
                  send errors {:?}, {:.1} s",

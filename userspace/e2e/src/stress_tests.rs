@@ -29,6 +29,7 @@ pub const STRESS: &[Test] = &[
         "genl_and_unit_clients_share_the_counters_exactly",
         genl_and_unit_clients_share_the_counters_exactly,
     ),
+    ("genl_fuzz_campaign", genl_fuzz_campaign),
     (
         "genl_rmmod_insmod_50_times_under_load",
         genl_rmmod_insmod_50_times_under_load,
@@ -199,6 +200,25 @@ fn fuzz_campaign() -> Result<()> {
     ensure!(
         report.replies > 0,
         "the module answered none of {} datagrams",
+        report.datagrams
+    );
+    Ok(())
+}
+
+fn genl_fuzz_campaign() -> Result<()> {
+    let iterations = std::env::var("NLTEST_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000u64)
+        / 2;
+    let report = nltest_client::fuzz::run_genl(1, iterations, 500)?;
+    println!(
+        "       genl fuzz: seed 1: {} datagrams, {} replies read, {} health checks passed, send errors {:?}",
+        report.datagrams, report.replies, report.checks, report.send_errors
+    );
+    ensure!(
+        report.replies > 0,
+        "nothing answered {} datagrams",
         report.datagrams
     );
     Ok(())
