@@ -173,11 +173,11 @@ unsafe extern "C" fn doit_callback<S: Service>(
     let Some(command) = by_genl_cmd::<S>(info.cmd()) else {
         return super::code::eopnotsupp().to_errno();
     };
-    // SAFETY: the core parsed the attributes with the command's policy into
-    // a table of `maxattr + 1` entries (null when `maxattr` is 0), which
-    // lives until the doit returns.
-    let attributes =
-        unsafe { Attributes::parsed(info.raw().attrs, usize::from(command.policy.max_attr()) + 1) };
+    let (table, len) = (info.raw().attrs, usize::from(command.policy.max_attr()) + 1);
+    // SAFETY: the core parsed the attributes with the command's policy (its
+    // `maxattr`) into a table of `len` entries (null when `maxattr` is 0),
+    // which lives until the doit returns.
+    let attributes = unsafe { Attributes::parsed(table, len) };
     // INVARIANT: `nlhdr` is the request the core checked, `extack` its ack.
     let request = Request {
         transport: Transport::Generic(info),
