@@ -137,6 +137,7 @@ enum Command {
 enum BenchProtocol {
     Raw,
     Typed,
+    Genl,
 }
 
 fn main() -> ExitCode {
@@ -263,7 +264,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             reference_client,
             json,
         } => {
-            unit_only("bench")?;
+            unit_only("bench (measure the family with --protocols genl)")?;
             bench::run(bench::Options {
                 unit: cli.unit,
                 baseline_unit,
@@ -274,6 +275,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .map(|protocol| match protocol {
                         BenchProtocol::Raw => Protocol::Raw,
                         BenchProtocol::Typed => Protocol::Typed,
+                        BenchProtocol::Genl => Protocol::Genl,
                     })
                     .collect(),
                 count: count.max(1),
