@@ -6,10 +6,13 @@
 use crate::message::{align, encode_inner};
 use crate::Error;
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
-use netlink_packet_generic::ctrl::nlas::{GenlCtrlAttrs, McastGrpAttrs, OpAttrs};
+use netlink_packet_generic::ctrl::nlas::{
+    GenlCtrlAttrs, McastGrpAttrs, NlPolicyTypeAttrs, OpAttrs, OppolicyIndexAttr,
+};
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::GenlMessage;
 use nltest_protocol::*;
+use std::collections::BTreeMap;
 
 /// Size of `struct genlmsghdr`, between the netlink header and the
 /// attributes.
@@ -153,6 +156,118 @@ pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFami
         }
     }
     Ok(None)
+}
+
+/// What the controller says one attribute of an operation's policy may
+/// hold (`CTRL_CMD_GETPOLICY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrPolicyInfo {
+    /// The attribute type.
+    pub attr: u16,
+    /// Its netlink type (`Binary`, `U32`...).
+    pub kind: String,
+    /// The smallest and largest value, for integers with a range.
+    pub min: Option<i128>,
+    pub max: Option<i128>,
+}
+
+/// Appends a `CTRL_CMD_GETPOLICY` dump request for family `id`.
+pub(crate) fn encode_get_policy(datagram: &mut Vec<u8>, seq: u32, id: u16) {
+    let mut message = GenlMessage::from_payload(GenlCtrl {
+        cmd: GenlCtrlCmd::GetPolicy,
+        nlas: vec![GenlCtrlAttrs::FamilyId(id)],
+    });
+    message.finalize();
+    let mut header = NetlinkHeader::default();
+    header.sequence_number = seq;
+    header.flags = NLM_F_REQUEST | netlink_packet_core::NLM_F_DUMP;
+    let mut message = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
+    message.finalize();
+    let start = datagram.len();
+    datagram.resize(start + align(message.buffer_len()), 0);
+    message.serialize(&mut datagram[start..start + message.buffer_len()]);
+}
+
+/// The parts of a policy dump read so far: each command's doit policy
+/// index, and each policy's attributes.
+#[derive(Debug, Default)]
+pub(crate) struct PolicyDump {
+    pub(crate) ops: BTreeMap<u8, u32>,
+    pub(crate) policies: BTreeMap<u32, Vec<AttrPolicyInfo>>,
+}
+
+impl PolicyDump {
+    /// Adds the parts of one datagram of the dump `seq`; returns whether
+    /// the dump ended.
+    pub(crate) fn add(&mut self, datagram: &[u8], seq: u32) -> Result<bool, Error> {
+        let mut rest = datagram;
+        while !rest.is_empty() {
+            let message = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(rest)
+                .map_err(|error| Error::Decode(format!("policy dump: {error}")))?;
+            let len = message.header.length as usize;
+            rest = rest.get(align(len.max(16))..).unwrap_or_default();
+            if message.header.sequence_number != seq {
+                continue;
+            }
+            match message.payload {
+                NetlinkPayload::Done(_) => return Ok(true),
+                NetlinkPayload::Error(error) => {
+                    return Err(Error::Io {
+                        context: "the controller refused CTRL_CMD_GETPOLICY",
+                        source: std::io::Error::from_raw_os_error(-error.raw_code()),
+                    })
+                }
+                NetlinkPayload::InnerMessage(part) => {
+                    for attribute in part.payload.nlas {
+                        match attribute {
+                            GenlCtrlAttrs::OpPolicy(op) => {
+                                for index in op.policy_idx {
+                                    if let OppolicyIndexAttr::Do(index) = index {
+                                        self.ops.insert(op.cmd, index);
+                                    }
+                                }
+                            }
+                            GenlCtrlAttrs::Policy(policy) => {
+                                let mut info = AttrPolicyInfo {
+                                    attr: policy.attr_policy.index,
+                                    kind: String::new(),
+                                    min: None,
+                                    max: None,
+                                };
+                                for item in policy.attr_policy.policies {
+                                    match item {
+                                        NlPolicyTypeAttrs::Type(kind) => {
+                                            info.kind = format!("{kind:?}")
+                                        }
+                                        NlPolicyTypeAttrs::MinValueSigned(v) => {
+                                            info.min = Some(v.into())
+                                        }
+                                        NlPolicyTypeAttrs::MaxValueSigned(v) => {
+                                            info.max = Some(v.into())
+                                        }
+                                        NlPolicyTypeAttrs::MinValueUnsigned(v) => {
+                                            info.min = Some(v.into())
+                                        }
+                                        NlPolicyTypeAttrs::MaxValueUnsigned(v) => {
+                                            info.max = Some(v.into())
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                self.policies
+                                    .entry(policy.index.into())
+                                    .or_default()
+                                    .push(info);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// A typed request's attributes behind a generic netlink header.

@@ -166,6 +166,36 @@ impl EchoSocket {
         }
     }
 
+    /// The policy of each command of the module's family, as the controller
+    /// dumps it (`CTRL_CMD_GETPOLICY`): command, then what each attribute
+    /// of its doit may hold.
+    pub fn genl_policies(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<u8, Vec<crate::genl::AttrPolicyInfo>>, Error> {
+        let id = self
+            .genl
+            .as_ref()
+            .ok_or_else(|| Error::Decode("not a generic netlink socket".into()))?
+            .id;
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let mut datagram = Vec::new();
+        crate::genl::encode_get_policy(&mut datagram, seq, id);
+        self.send_bytes(&datagram)?;
+        let mut dump = crate::genl::PolicyDump::default();
+        loop {
+            let len = self.recv_datagram()?;
+            if dump.add(&self.buffer[..len], seq)? {
+                break;
+            }
+        }
+        Ok(dump
+            .ops
+            .iter()
+            .map(|(&cmd, index)| (cmd, dump.policies.get(index).cloned().unwrap_or_default()))
+            .collect())
+    }
+
     /// The module's generic netlink family, for a socket opened with
     /// [`connect_genl`](Self::connect_genl).
     pub fn genl_family(&self) -> Option<&GenlFamily> {

@@ -780,6 +780,37 @@ fn genl_family_declares_ops_policies_and_permissions() -> Result<()> {
     ]
     .map(|(cmd, flags)| (u32::from(cmd), flags));
     ensure!(family.ops == expected, "operations {:#x?}", family.ops);
+
+    // The policies, as the controller dumps them: those the module checks
+    // requests of its unit against.
+    let policies = EchoSocket::connect_genl()?.genl_policies()?;
+    let attr = |attr, kind: &str, range: Option<(i128, i128)>| AttrPolicyInfo {
+        attr,
+        kind: kind.to_string(),
+        min: range.map(|r| r.0),
+        max: range.map(|r| r.1),
+    };
+    let sorted = |cmd| {
+        let mut attrs = policies.get(&cmd).cloned().unwrap_or_default();
+        attrs.sort_by_key(|a| a.attr);
+        attrs
+    };
+    ensure!(
+        sorted(GENL_CMD_ECHO) == [attr(ATTR_DATA, "Binary", None)],
+        "ECHO: {policies:#?}"
+    );
+    ensure!(
+        sorted(GENL_CMD_BROADCAST)
+            == [
+                attr(ATTR_DATA, "Binary", None),
+                attr(ATTR_GROUP, "U32", Some((1, GROUP_COUNT.into()))),
+            ],
+        "BROADCAST: {policies:#?}"
+    );
+    ensure!(
+        sorted(GENL_CMD_GET_STATS).is_empty(),
+        "GET_STATS: {policies:#?}"
+    );
     Ok(())
 }
 
