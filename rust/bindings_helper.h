@@ -10,6 +10,7 @@
 #include <net/sock.h>
 #include <net/netlink.h>
 #include <net/netns/generic.h>
+#include <net/genetlink.h>
 
 #include "params.h"
 
@@ -37,3 +38,5 @@ static inline u32 nltest_skb_sender_uid(const struct sk_buff *skb)
 
 /* Macros bindgen cannot evaluate, as constants (like the kernel's own helpers). */
 const unsigned int NLTEST_VALIDATE_STRICT = NL_VALIDATE_STRICT;
+const u8 NLTEST_GENL_MCAST_CAP_NET_ADMIN = GENL_MCAST_CAP_NET_ADMIN;
+const size_t NLTEST_GENL_HDRLEN = GENL_HDRLEN;

@@ -13,7 +13,9 @@
 //!   tutorials. The message comes back to its sender unchanged (type,
 //!   sequence number, payload) and is broadcast to group 1.
 //!
-//! docs/protocol.md describes both.
+//! The typed service is also a generic netlink family, `nltest`, with the
+//! same commands, policies and per-namespace counters. docs/protocol.md
+//! describes all three.
 
 mod bindings;
 mod netlink;
@@ -27,8 +29,9 @@ mod protocol;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{c_str, init::Zeroable, prelude::*};
 use netlink::{
-    attribute_size, DumpWriter, Malformed, Message, MessageWriter, OutMessage, Policy,
-    Registration, Request, Service, Socket, SocketConfig,
+    attribute_size, AttrPolicy, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind,
+    Malformed, Message, MessageWriter, OutMessage, Policy, Registration, Request, Service, Socket,
+    SocketConfig,
 };
 use protocol::*;
 
@@ -110,8 +113,61 @@ const ENTRY_COUNT: usize = 6 + GROUPS;
 
 struct NlTestService;
 
+/// The message types of the commands, on each transport.
+const ECHO: Kind = Kind {
+    unit: MSG_ECHO,
+    genl: GENL_CMD_ECHO,
+};
+const BROADCAST: Kind = Kind {
+    unit: MSG_BROADCAST,
+    genl: GENL_CMD_BROADCAST,
+};
+const GET_STATS: Kind = Kind {
+    unit: MSG_GET_STATS,
+    genl: GENL_CMD_GET_STATS,
+};
+const EVENT: Kind = Kind {
+    unit: MSG_EVENT,
+    genl: GENL_CMD_EVENT,
+};
+
 impl Service for NlTestService {
     type State = Counters;
+
+    /// The typed service, on the protocol unit and as the `nltest` generic
+    /// netlink family.
+    const COMMANDS: &'static [Command<Self>] = &[
+        Command {
+            name: "ECHO",
+            kind: ECHO,
+            policy: Policy::new(ATTR_MAX, &[AttrPolicy::binary(ATTR_DATA)]),
+            admin: false,
+            doit: echo,
+            dumpit: None,
+        },
+        Command {
+            name: "BROADCAST",
+            kind: BROADCAST,
+            policy: Policy::new(
+                ATTR_MAX,
+                &[
+                    AttrPolicy::binary(ATTR_DATA),
+                    AttrPolicy::u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16),
+                ],
+            ),
+            admin: true,
+            doit: broadcast,
+            dumpit: None,
+        },
+        Command {
+            name: "GET_STATS",
+            kind: GET_STATS,
+            policy: Policy::new(ATTR_MAX, &[]),
+            admin: false,
+            doit: get_stats,
+            dumpit: Some(dump_stats),
+        },
+    ];
 
     fn socket_config() -> SocketConfig {
         SocketConfig {
@@ -148,38 +204,12 @@ impl Service for NlTestService {
         }
     }
 
-    fn request(counters: &Counters, request: &Request<'_>) -> Result {
+    fn requested(counters: &Counters) {
         add(&counters.requests, 1);
-        let result = match request.kind() {
-            MSG_ECHO => echo(counters, request),
-            MSG_BROADCAST => broadcast(counters, request),
-            MSG_GET_STATS => get_stats(counters, request),
-            _ => {
-                request.set_error_message(c_str!("unknown command"));
-                Err(netlink::code::eopnotsupp())
-            }
-        };
-        // EINTR: a dump started, which is not an error.
-        if matches!(result, Err(error) if error != EINTR) {
-            add(&counters.errors, 1);
-        }
-        result
     }
 
-    fn dump(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
-        let batch = match parameters::dump_batch() {
-            0 => usize::MAX,
-            batch => batch,
-        };
-        for _ in 0..batch {
-            let Some(entry) = counters.entry(writer.cursor()) else {
-                break;
-            };
-            if !writer.part(MSG_GET_STATS, |message| put_entry(message, entry)) {
-                break;
-            }
-        }
-        Ok(())
+    fn failed(counters: &Counters, _error: Error) {
+        add(&counters.errors, 1);
     }
 
     fn bind(counters: &Counters, group: u32) -> Result {
@@ -196,19 +226,8 @@ impl Service for NlTestService {
     }
 }
 
-const ATTRIBUTES: usize = ATTR_MAX as usize + 1;
-static ECHO_POLICY: Policy<ATTRIBUTES> = Policy::new().binary(ATTR_DATA);
-static BROADCAST_POLICY: Policy<ATTRIBUTES> =
-    Policy::new()
-        .binary(ATTR_DATA)
-        .u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16);
-static GET_STATS_POLICY: Policy<ATTRIBUTES> = Policy::new();
-
 /// The `DATA` attribute of a request, within the `max_payload` limit.
-fn data<'a, const N: usize>(
-    request: &Request<'a>,
-    attributes: &netlink::Attributes<'a, N>,
-) -> Result<&'a [u8]> {
+fn data<'a>(request: &Request<'a>, attributes: &Attributes<'a>) -> Result<&'a [u8]> {
     let Some(attr) = attributes.get(ATTR_DATA) else {
         request.set_error_message(c_str!("missing DATA attribute"));
         return Err(netlink::code::enodata());
@@ -229,7 +248,7 @@ fn data<'a, const N: usize>(
 /// An `EVENT` carrying `data` and who sent it.
 fn event(request: &Request<'_>, data: &[u8]) -> Result<OutMessage> {
     let size = attribute_size(data.len()) + 2 * attribute_size(4);
-    let mut event = OutMessage::with_attributes(MSG_EVENT, 0, request.seq(), size)?;
+    let mut event = request.new_message(EVENT, size)?;
     let mut writer = event.writer();
     writer.put_bytes(ATTR_DATA, data)?;
     writer.put_u32(ATTR_PORTID, request.sender_portid())?;
@@ -237,31 +256,34 @@ fn event(request: &Request<'_>, data: &[u8]) -> Result<OutMessage> {
     Ok(event)
 }
 
-fn echo(counters: &Counters, request: &Request<'_>) -> Result {
-    let attributes = request.parse(&ECHO_POLICY)?;
-    let data = data(request, &attributes)?;
+fn echo(counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
+    let data = data(request, attributes)?;
     let mut reply = request.new_reply(attribute_size(data.len()))?;
     reply.writer().put_bytes(ATTR_DATA, data)?;
     counters.count_send(&counters.echoes, data.len(), request.reply(reply));
-    let socket = request.socket();
-    if socket.has_listeners(ECHO_GROUP) {
-        let _ = socket.broadcast(event(request, data)?, ECHO_GROUP);
+    if request.has_listeners(ECHO_GROUP) {
+        let _ = request.publish(event(request, data)?, ECHO_GROUP);
     }
     Ok(())
 }
 
-fn broadcast(counters: &Counters, request: &Request<'_>) -> Result {
-    if !request.sender_is_net_admin() {
-        request.set_error_message(c_str!("BROADCAST needs CAP_NET_ADMIN"));
-        return Err(EPERM);
-    }
-    let attributes = request.parse(&BROADCAST_POLICY)?;
-    let data = data(request, &attributes)?;
-    let Some(group) = attributes.get(ATTR_GROUP).and_then(|attr| attr.u32()) else {
+fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
+    let data = data(request, attributes)?;
+    let Some(attr) = attributes.get(ATTR_GROUP) else {
         request.set_error_message(c_str!("missing GROUP attribute"));
         return Err(netlink::code::enodata());
     };
-    let result = match request.socket().broadcast(event(request, data)?, group) {
+    let group = attr.u32().unwrap_or(0);
+    if group > request.group_count() {
+        // The policy allows every group of the protocol unit; the generic
+        // netlink family has fewer.
+        request.set_attr_error(
+            attr,
+            c_str!("the generic netlink family has one group: events (GROUP 1)"),
+        );
+        return Err(ERANGE);
+    }
+    let result = match request.publish(event(request, data)?, group) {
         // Nobody listening is not the sender's error.
         Err(error) if error == ESRCH => Ok(()),
         result => result,
@@ -270,11 +292,7 @@ fn broadcast(counters: &Counters, request: &Request<'_>) -> Result {
     Ok(())
 }
 
-fn get_stats(counters: &Counters, request: &Request<'_>) -> Result {
-    request.parse(&GET_STATS_POLICY)?;
-    if request.is_dump() {
-        return request.start_dump::<NlTestService>();
-    }
+fn get_stats(counters: &Counters, request: &Request<'_>, _attributes: &Attributes<'_>) -> Result {
     let mut reply = request.new_reply(ENTRY_COUNT * attribute_size(ENTRY_SIZE))?;
     let mut writer = reply.writer();
     let mut index = 0;
@@ -285,12 +303,31 @@ fn get_stats(counters: &Counters, request: &Request<'_>) -> Result {
     request.reply(reply)
 }
 
+/// One round of the `GET_STATS` dump: one part per counter.
+fn dump_stats(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
+    let batch = match parameters::dump_batch() {
+        0 => usize::MAX,
+        batch => batch,
+    };
+    for _ in 0..batch {
+        let Some(entry) = counters.entry(writer.cursor()) else {
+            break;
+        };
+        if !writer.part(|message| put_entry(message, entry)) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 struct NlTest {
+    // Dropped first: the family's callbacks use the per-namespace state.
+    _family: Family<NlTestService>,
     _service: Registration<NlTestService>,
 }
 
 impl kernel::Module for NlTest {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         let unit = parameters::unit();
         let service = Registration::<NlTestService>::new().inspect_err(|&error| {
             if error == EINVAL {
@@ -299,9 +336,28 @@ impl kernel::Module for NlTest {
                 pr_err!("netlink protocol unit {unit} is already registered by another kernel socket; pick a free one with unit=N\n");
             }
         })?;
+        // Joining `events` is privileged unless nonroot_listen=1, as for the
+        // groups of the unit: group flags are fixed at registration.
+        let groups = [Group {
+            name: GENL_EVENTS_GROUP,
+            admin_only: !parameters::nonroot_listen(),
+        }];
+        let config = FamilyConfig {
+            name: GENL_FAMILY_NAME,
+            version: GENL_VERSION,
+            groups: &groups,
+        };
+        let family = Family::<NlTestService>::register(module, config).inspect_err(|&error| {
+            if error == EEXIST {
+                pr_err!("generic netlink family {GENL_FAMILY_NAME} is already registered\n");
+            }
+        })?;
         pr_info!(
-            "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups\n"
+            "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups; generic netlink family {GENL_FAMILY_NAME}\n"
         );
-        Ok(Self { _service: service })
+        Ok(Self {
+            _family: family,
+            _service: service,
+        })
     }
 }

@@ -1,59 +1,125 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Attribute policies and parsed attributes.
+//! Attribute policies, declared as Rust data, and parsed attributes.
 
 use crate::bindings;
 use core::marker::PhantomData;
 
-/// A strict attribute policy (`struct nla_policy[N]`) for attributes `1..N`;
-/// type 0 and any attribute not given a type are rejected.
+/// Room of every policy and attribute table: attribute types 0 to
+/// `POLICY_LEN - 1`.
+pub(crate) const POLICY_LEN: usize = 16;
+
+/// What one attribute may hold.
+#[derive(Clone, Copy)]
+pub(crate) enum AttrKind {
+    /// A binary blob of any length (`NLA_BINARY`).
+    Binary,
+    /// A u32 between `min` and `max`, inclusive (`NLA_U32` with a range).
+    U32Range { min: i16, max: i16 },
+}
+
+/// One attribute a command takes.
+#[derive(Clone, Copy)]
+pub(crate) struct AttrPolicy {
+    attr: u16,
+    kind: AttrKind,
+}
+
+impl AttrPolicy {
+    /// `attr` is a binary blob of any length.
+    pub(crate) const fn binary(attr: u16) -> Self {
+        Self {
+            attr,
+            kind: AttrKind::Binary,
+        }
+    }
+
+    /// `attr` is a u32 between `min` and `max`, inclusive.
+    pub(crate) const fn u32_range(attr: u16, min: i16, max: i16) -> Self {
+        Self {
+            attr,
+            kind: AttrKind::U32Range { min, max },
+        }
+    }
+}
+
+/// A strict attribute policy: the attributes a command takes, among types
+/// `1..=max_attr`. Type 0, types not listed and types above `max_attr` are
+/// rejected. The same policy serves both transports: the module parses the
+/// requests of its own unit with it, and the generic netlink core those of
+/// the family (where `genl ctrl` shows it).
 ///
-/// Policies are built in constant context and kept in `static`s: the netlink
-/// core keeps a pointer to the policy in the extended ack of a failed
-/// validation (`extack->policy`) and reads it after the request callback has
-/// returned, when it writes the ack.
-pub(crate) struct Policy<const N: usize>(pub(super) [bindings::nla_policy; N]);
+/// The kernel's form of the policy is built in constant context, so that a
+/// policy declared in a constant lives in static memory: the netlink core
+/// keeps a pointer to the policy entry a bad attribute broke
+/// (`extack->policy`) and reads it after the request callback has returned,
+/// to describe it in the ack.
+pub(crate) struct Policy {
+    max_attr: u16,
+    table: PolicyTable,
+}
 
-// SAFETY: a policy is never written after its construction, and the pointers
-// of its unions are all null: sharing it between threads is sound.
-unsafe impl<const N: usize> Sync for Policy<N> {}
+impl Policy {
+    /// A policy for attribute types up to `max_attr` that accepts `attrs`.
+    pub(crate) const fn new(max_attr: u16, attrs: &'static [AttrPolicy]) -> Self {
+        assert!((max_attr as usize) < POLICY_LEN, "max_attr over POLICY_LEN");
+        let mut table = PolicyTable::empty();
+        let mut i = 0;
+        while i < attrs.len() {
+            assert!(attrs[i].attr != 0 && attrs[i].attr <= max_attr);
+            table.set(attrs[i]);
+            i += 1;
+        }
+        Self { max_attr, table }
+    }
 
-impl<const N: usize> Policy<N> {
+    /// The highest attribute type the policy covers.
+    pub(super) fn max_attr(&self) -> u16 {
+        self.max_attr
+    }
+
+    /// The kernel's form of the policy (`struct nla_policy[]`).
+    pub(super) fn table(&self) -> &PolicyTable {
+        &self.table
+    }
+}
+
+/// A policy as the kernel reads it: entries `0..=max_attr` are used.
+pub(super) struct PolicyTable(pub(super) [bindings::nla_policy; POLICY_LEN]);
+
+// SAFETY: a policy table is not written after its construction, and the
+// pointers of its unions are all null: sharing it between threads is sound.
+unsafe impl Sync for PolicyTable {}
+
+impl PolicyTable {
     /// A policy that accepts no attribute.
-    pub(crate) const fn new() -> Self {
+    const fn empty() -> Self {
         // SAFETY: `nla_policy` holds integers, and unions of integers and
         // pointers: all-zero is valid, and means `NLA_UNSPEC` with no
         // validation, which a strict parse rejects.
         Self(unsafe { core::mem::zeroed() })
     }
 
-    /// `attr` is a binary blob of any length.
-    pub(crate) const fn binary(mut self, attr: u16) -> Self {
-        self.0[attr as usize].type_ = bindings::NLA_BINARY as u8;
-        self
-    }
-
-    /// `attr` is a u32 between `min` and `max`, inclusive.
+    /// Accepts `attr`.
     // Mutable references and pointer writes in `const fn` need Rust 1.83,
     // newer than the kernel's minimum (1.78): the module needs 1.83.
     #[allow(clippy::incompatible_msrv)]
-    pub(crate) const fn u32_range(mut self, attr: u16, min: i16, max: i16) -> Self {
-        let entry = &mut self.0[attr as usize];
-        entry.type_ = bindings::NLA_U32 as u8;
-        entry.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_RANGE as u8;
-        let range = bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 { min, max };
-        let union = core::ptr::addr_of_mut!(entry.__bindgen_anon_1)
-            .cast::<bindings::nla_policy__bindgen_ty_1__bindgen_ty_1>();
-        // SAFETY: `union` points to the union in `entry`, which is large
-        // enough for each of its variants; `min`/`max` is the variant range
-        // validation of a u32 reads.
-        unsafe { union.write(range) };
-        self
-    }
-
-    /// The highest attribute type the policy covers.
-    pub(super) const fn max_type() -> usize {
-        N - 1
+    const fn set(&mut self, attr: AttrPolicy) {
+        let entry = &mut self.0[attr.attr as usize];
+        match attr.kind {
+            AttrKind::Binary => entry.type_ = bindings::NLA_BINARY as u8,
+            AttrKind::U32Range { min, max } => {
+                entry.type_ = bindings::NLA_U32 as u8;
+                entry.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_RANGE as u8;
+                let range = bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 { min, max };
+                let union = core::ptr::addr_of_mut!(entry.__bindgen_anon_1)
+                    .cast::<bindings::nla_policy__bindgen_ty_1__bindgen_ty_1>();
+                // SAFETY: `union` points to the union in `entry`, which is
+                // large enough for each of its variants; `min`/`max` is the
+                // variant range validation of a u32 reads.
+                unsafe { union.write(range) };
+            }
+        }
     }
 }
 
@@ -83,13 +149,47 @@ impl<'a> Attr<'a> {
     }
 }
 
-/// The attributes of a request, indexed by type, checked against a policy.
-pub(crate) struct Attributes<'a, const N: usize> {
-    pub(super) table: [*mut bindings::nlattr; N],
-    pub(super) _request: PhantomData<&'a ()>,
+/// The attributes of a request, indexed by type, checked against its
+/// command's policy.
+///
+/// # Invariants
+///
+/// Every entry of `table` is null or an attribute that `__nla_parse`
+/// checked, inside a request that lives for `'a`.
+pub(crate) struct Attributes<'a> {
+    table: [*mut bindings::nlattr; POLICY_LEN],
+    _request: PhantomData<&'a ()>,
 }
 
-impl<'a, const N: usize> Attributes<'a, N> {
+impl<'a> Attributes<'a> {
+    /// A table for [`Attributes::parsed`] to fill.
+    pub(super) fn empty_table() -> [*mut bindings::nlattr; POLICY_LEN] {
+        [core::ptr::null_mut(); POLICY_LEN]
+    }
+
+    /// The attributes of a parse result: the first `len` entries of `table`
+    /// (none when it is null).
+    ///
+    /// # Safety
+    ///
+    /// `table` must be null or point to `len` entries, each null or an
+    /// attribute `__nla_parse` checked, inside a request that lives for `'a`.
+    pub(super) unsafe fn parsed(table: *const *mut bindings::nlattr, len: usize) -> Self {
+        let mut this = Self {
+            table: Self::empty_table(),
+            _request: PhantomData,
+        };
+        if !table.is_null() {
+            // SAFETY: the caller guarantees `len` readable entries.
+            let entries = unsafe { core::slice::from_raw_parts(table, len) };
+            for (slot, entry) in this.table.iter_mut().zip(entries) {
+                *slot = *entry;
+            }
+        }
+        // INVARIANT: the entries come from the caller's checked table.
+        this
+    }
+
     /// The attribute of type `attr`, if the request has it.
     pub(crate) fn get(&self, attr: u16) -> Option<Attr<'a>> {
         let ptr = *self.table.get(usize::from(attr))?;

@@ -2,21 +2,37 @@
 
 //! Dumps: multipart answers the netlink core pulls as the reader reads.
 
+use super::command::{by_unit_kind, Command};
 use super::pernet::{state_of, Service};
 use super::skb::MessageWriter;
 use crate::bindings;
 use core::marker::PhantomData;
 use kernel::{ffi, prelude::*};
 
+/// How the parts of a dump start.
+#[derive(Clone, Copy)]
+pub(super) enum Framing {
+    /// On the protocol unit: a netlink header of type `kind`.
+    Unit { kind: u16 },
+    /// In a generic netlink family: a netlink header of the family's type,
+    /// then a generic netlink header with command `cmd`.
+    Generic {
+        family: *const bindings::genl_family,
+        cmd: u8,
+    },
+}
+
 /// The socket buffer of one round of a dump, and where the dump stands.
 ///
 /// # Invariants
 ///
 /// `skb` and `cb` are the buffer and the callback state the netlink core
-/// passed to the dump callback, valid and exclusively ours for `'a`.
+/// passed to the dump callback, valid and exclusively ours for `'a`; a
+/// `Framing::Generic` family is the registered family of the dump.
 pub(crate) struct DumpWriter<'a> {
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,
+    framing: Framing,
     _round: PhantomData<&'a mut ()>,
 }
 
@@ -24,19 +40,15 @@ impl DumpWriter<'_> {
     /// How many parts earlier rounds wrote (`cb->args[0]`).
     pub(crate) fn cursor(&self) -> usize {
         // SAFETY: `cb` is valid (type invariant); `args` is the part of the
-        // union this module uses.
+        // union this module uses (generic netlink keeps its own state in
+        // `cb->data`).
         unsafe { (*self.cb).__bindgen_anon_1.args[0] as usize }
     }
 
-    /// Appends one part (`NLM_F_MULTI`) of type `kind`, whose attributes
-    /// `fill` writes, and moves the cursor past it. Returns `false`, leaving
-    /// the buffer as it was, when the part does not fit: the rest goes into
-    /// the next round.
-    pub(crate) fn part(
-        &mut self,
-        kind: u16,
-        fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
-    ) -> bool {
+    /// Appends one part (`NLM_F_MULTI`), whose attributes `fill` writes, and
+    /// moves the cursor past it. Returns `false`, leaving the buffer as it
+    /// was, when the part does not fit: the rest goes into the next round.
+    pub(crate) fn part(&mut self, fill: impl FnOnce(&mut MessageWriter<'_>) -> Result) -> bool {
         // SAFETY: `cb` is valid (type invariant); its `skb` is the request,
         // whose control block holds the reader's port id, and `nlh` the
         // request's header.
@@ -48,9 +60,24 @@ impl DumpWriter<'_> {
             )
         };
         let flags = bindings::NLM_F_MULTI as i32;
-        // SAFETY: the skb is ours to write this round (type invariant);
-        // `nlmsg_put` checks its tailroom.
-        let header = unsafe { bindings::nlmsg_put(self.skb, portid, seq, kind.into(), 0, flags) };
+        let header = match self.framing {
+            // SAFETY: the skb is ours to write this round (type invariant);
+            // `nlmsg_put` checks its tailroom.
+            Framing::Unit { kind } => unsafe {
+                bindings::nlmsg_put(self.skb, portid, seq, kind.into(), 0, flags)
+            },
+            // SAFETY: as above, and the family is registered (type
+            // invariant); `genlmsg_put` checks the tailroom and returns the
+            // user header, right after the netlink and generic headers.
+            Framing::Generic { family, cmd } => unsafe {
+                let user = bindings::genlmsg_put(self.skb, portid, seq, family, flags, cmd);
+                if user.is_null() {
+                    core::ptr::null_mut()
+                } else {
+                    bindings::genlmsg_nlhdr(user)
+                }
+            },
+        };
         if header.is_null() {
             return false;
         }
@@ -70,30 +97,56 @@ impl DumpWriter<'_> {
     }
 }
 
-/// The dump callback of service `S`.
+/// One round of the dump of `command`, for either transport.
 ///
 /// # Safety
 ///
-/// Only the netlink core may call it, as the `dump` of a dump started by
-/// [`super::Request::start_dump`].
-pub(super) unsafe extern "C" fn dump_callback<S: Service>(
+/// `skb` and `cb` must be what the netlink core passed to a dump callback of
+/// service `S`, and `framing` match the transport (a generic family being
+/// the dump's, registered).
+pub(super) unsafe fn dump_round<S: Service>(
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,
+    framing: Framing,
+    command: Option<&Command<S>>,
 ) -> ffi::c_int {
+    let Some(dumpit) = command.and_then(|command| command.dumpit) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: the netlink core passes a valid callback state whose `skb` is
-    // the request, sent to a kernel socket of this service, in a network
-    // namespace that lives as long as the reader's socket.
+    // the request, sent to a kernel socket (of the unit or of generic
+    // netlink) in a network namespace where the service is set up, which
+    // lives as long as the reader's socket.
     let state = unsafe { state_of::<S>(bindings::nltest_skb_sock((*cb).skb)) };
-    // INVARIANT: the netlink core lends `skb` and `cb` for this call.
+    // INVARIANT: the netlink core lends `skb` and `cb` for this call; the
+    // caller vouches for `framing`.
     let mut writer = DumpWriter {
         skb,
         cb,
+        framing,
         _round: PhantomData,
     };
-    match S::dump(state, &mut writer) {
+    match dumpit(state, &mut writer) {
         // A round that wrote nothing ends the dump (`NLMSG_DONE`).
         // SAFETY: `skb` is valid for the call.
         Ok(()) => unsafe { (*skb).len as ffi::c_int },
         Err(error) => error.to_errno(),
     }
+}
+
+/// The dump callback of service `S` on its protocol unit.
+///
+/// # Safety
+///
+/// Only the netlink core may call it, as the `dump` of a dump started by
+/// [`super::Request::start_dump`].
+pub(super) unsafe extern "C" fn unit_dump_callback<S: Service>(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> ffi::c_int {
+    // SAFETY: the netlink core passes a valid callback state; `nlh` is the
+    // request's header.
+    let kind = unsafe { (*(*cb).nlh).nlmsg_type };
+    // SAFETY: called by the netlink core for a dump of the unit.
+    unsafe { dump_round::<S>(skb, cb, Framing::Unit { kind }, by_unit_kind::<S>(kind)) }
 }

@@ -1,26 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Safe netlink for the module: a service with a kernel socket in every
-//! network namespace (released on drop), the socket buffers it receives and
-//! sends, requests with their attributes and extended acks, and dumps.
+//! network namespace (released on drop) and, beside it, a generic netlink
+//! family; commands declared as data (policies, permissions) that both
+//! transports serve; the socket buffers it receives and sends, requests with
+//! their attributes and extended acks, and dumps.
 //!
 //! All raw FFI of the module lives in this layer (and in `parameters.rs`);
 //! the logic above it is safe Rust.
 //!
 //! C headers: [`include/linux/netlink.h`](srctree/include/linux/netlink.h),
 //! [`include/net/netlink.h`](srctree/include/net/netlink.h),
+//! [`include/net/genetlink.h`](srctree/include/net/genetlink.h),
 //! [`include/net/net_namespace.h`](srctree/include/net/net_namespace.h).
 
 mod attr;
+mod command;
 mod dump;
+mod genl;
 mod message;
 mod pernet;
 mod request;
 mod skb;
 mod socket;
 
-pub(crate) use attr::{Attributes, Policy};
+pub(crate) use attr::{AttrPolicy, Attributes, Policy};
+pub(crate) use command::{Command, Kind};
 pub(crate) use dump::DumpWriter;
+pub(crate) use genl::{Family, FamilyConfig, Group};
 pub(crate) use message::{Malformed, Message};
 pub(crate) use pernet::{Registration, Service};
 pub(crate) use request::Request;

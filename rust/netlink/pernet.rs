@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A netlink service with one kernel socket per network namespace.
+//! A netlink service with one kernel socket per network namespace, and
+//! state per namespace that its generic netlink family shares.
 
-use super::dump::DumpWriter;
+use super::command::Command;
 use super::message::{Malformed, Message};
-use super::request::Request;
 use super::socket::{KernelSocket, Socket, SocketConfig};
 use crate::bindings;
 use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
@@ -18,6 +18,10 @@ pub(crate) trait Service: 'static {
     /// value and dropping must not matter (atomic counters, for instance).
     type State: Zeroable + Sync;
 
+    /// The typed commands, served on the protocol unit and, when the service
+    /// registers a [`super::Family`], over generic netlink.
+    const COMMANDS: &'static [Command<Self>];
+
     /// The protocol unit, groups and flags of the kernel sockets.
     fn socket_config() -> SocketConfig;
 
@@ -28,18 +32,21 @@ pub(crate) trait Service: 'static {
     /// A message whose length is wrong; the rest of its datagram is skipped.
     fn malformed(socket: &Socket, state: &Self::State, sender: u32, malformed: Malformed);
 
-    /// A request, as `netlink_rcv_skb` passes it: an error is sent back as an
-    /// `NLMSG_ERROR` with the extended ack, success acknowledged when the
-    /// request has `NLM_F_ACK`.
-    fn request(state: &Self::State, request: &Request<'_>) -> Result;
+    /// A typed request arrived: on the protocol unit, every one; over
+    /// generic netlink, those the core passed on (known command, allowed,
+    /// attributes within the policy). Called before the command runs.
+    fn requested(state: &Self::State);
 
-    /// One round of a dump started by [`Request::start_dump`].
-    fn dump(state: &Self::State, writer: &mut DumpWriter<'_>) -> Result;
+    /// A request [`Service::requested`] announced failed with `error` (a
+    /// dump that started did not fail).
+    fn failed(state: &Self::State, error: Error);
 
-    /// A socket joined multicast `group`; an error refuses it.
+    /// A socket joined multicast `group` of the protocol unit; an error
+    /// refuses it. (Generic netlink tells a family which group, not in which
+    /// namespace: joins of the family's groups are not reported.)
     fn bind(state: &Self::State, group: u32) -> Result;
 
-    /// A socket left multicast `group`, or was closed.
+    /// A socket left multicast `group` of the protocol unit, or was closed.
     fn unbind(state: &Self::State, group: u32);
 }
 

@@ -1,47 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Typed requests, as `netlink_rcv_skb` hands them over, with their extended
-//! acknowledgement.
+//! Typed requests, from either transport, with their extended
+//! acknowledgement, their replies and the events they publish.
 
-use super::attr::{Attr, Attributes, Policy};
+use super::attr::{Attributes, Policy, POLICY_LEN};
+use super::command::Kind;
+use super::genl::GenlInfo;
 use super::message::HEADER_LEN;
 use super::skb::{OutMessage, ReceivedSkb};
 use super::socket::Socket;
 use crate::bindings;
 use core::fmt::Write;
-use core::marker::PhantomData;
 use kernel::{error::to_result, ffi, prelude::*, str::CStr};
 
-/// A request (a message with `NLM_F_REQUEST` and a type at or above
-/// `NLMSG_MIN_TYPE`) being processed by `netlink_rcv_skb`.
+/// Where a request came from, and so how to answer it.
+pub(super) enum Transport<'a> {
+    /// The service's own protocol unit: the namespace's kernel socket, which
+    /// has `groups` multicast groups.
+    Unit { socket: &'a Socket, groups: u32 },
+    /// The service's generic netlink family.
+    Generic(&'a GenlInfo),
+}
+
+/// A typed request, as `netlink_rcv_skb` (on the protocol unit) or the
+/// generic netlink core (doit) hands it over. Both transports offer the same:
+/// the sender, the extended ack, replies, and events to publish.
 ///
 /// # Invariants
 ///
-/// `header` points to a message of `skb` whose `nlmsg_len` `netlink_rcv_skb`
-/// checked, and `extack` to the extended ack it sends with the answer; both
-/// are valid for `'a`.
+/// `header` points to the message of `skb` that holds the request, whose
+/// `nlmsg_len` the netlink core checked, and `extack` to the extended ack it
+/// sends with the answer; both are valid for `'a`.
 pub(crate) struct Request<'a> {
-    pub(super) socket: &'a Socket,
+    pub(super) transport: Transport<'a>,
     pub(super) skb: &'a ReceivedSkb,
-    pub(super) header: *mut bindings::nlmsghdr,
+    pub(super) header: *const bindings::nlmsghdr,
     pub(super) extack: *mut bindings::netlink_ext_ack,
-    pub(super) _lifetime: PhantomData<&'a ()>,
 }
 
 impl<'a> Request<'a> {
-    /// The kernel socket the request was sent to.
-    pub(crate) fn socket(&self) -> &'a Socket {
-        self.socket
-    }
-
-    /// `nlmsg_type`.
-    pub(crate) fn kind(&self) -> u16 {
+    /// `nlmsg_type` (on the protocol unit: the command).
+    pub(super) fn unit_kind(&self) -> u16 {
         // SAFETY: `header` is valid by the type invariant.
         unsafe { (*self.header).nlmsg_type }
     }
 
     /// `nlmsg_flags`.
-    pub(crate) fn flags(&self) -> u16 {
+    fn flags(&self) -> u16 {
         // SAFETY: `header` is valid by the type invariant.
         unsafe { (*self.header).nlmsg_flags }
     }
@@ -53,7 +58,7 @@ impl<'a> Request<'a> {
     }
 
     /// Whether the request asks for a dump (`NLM_F_DUMP`).
-    pub(crate) fn is_dump(&self) -> bool {
+    pub(super) fn is_dump(&self) -> bool {
         u32::from(self.flags()) & bindings::NLM_F_DUMP == bindings::NLM_F_DUMP
     }
 
@@ -69,23 +74,24 @@ impl<'a> Request<'a> {
 
     /// Whether the sender has `CAP_NET_ADMIN` in the user namespace that owns
     /// the network namespace of the socket.
-    pub(crate) fn sender_is_net_admin(&self) -> bool {
+    pub(super) fn sender_is_net_admin(&self) -> bool {
         self.skb
             .sender_has_net_capability(bindings::CAP_NET_ADMIN as i32)
     }
 
-    /// Parses the request's attributes against `policy`, strictly: unknown,
-    /// malformed or out-of-range attributes fail with the kernel's own errno
-    /// and extended ack message, pointing at the attribute.
-    pub(crate) fn parse<const N: usize>(
-        &self,
-        policy: &'static Policy<N>,
-    ) -> Result<Attributes<'a, N>> {
-        let mut table = [core::ptr::null_mut(); N];
+    /// Parses the attributes of a request of the protocol unit against
+    /// `policy`, strictly: unknown, malformed or out-of-range attributes fail
+    /// with the kernel's own errno and extended ack message, pointing at the
+    /// attribute. (The generic netlink core does the same for the family.)
+    /// The policy is `'static`: the netlink core may read it after the
+    /// request callback returned, when it writes the ack.
+    pub(super) fn parse(&self, policy: &'static Policy) -> Result<Attributes<'a>> {
+        let mut table = Attributes::empty_table();
+        let policy_table = policy.table();
         // SAFETY: `header` is valid and `nlmsg_len >= NLMSG_HDRLEN` (type
         // invariant), so the attributes span `nlmsg_len - NLMSG_HDRLEN` bytes
-        // right after the header, inside the skb. `table` has room for
-        // `max_type + 1` entries and `policy` as many.
+        // right after the header, inside the skb. `table` and the policy
+        // have room for `max_attr + 1 <= POLICY_LEN` entries.
         to_result(unsafe {
             let head = self
                 .header
@@ -95,18 +101,17 @@ impl<'a> Request<'a> {
             let len = (*self.header).nlmsg_len as usize - HEADER_LEN;
             bindings::__nla_parse(
                 table.as_mut_ptr(),
-                Policy::<N>::max_type() as i32,
+                policy.max_attr().into(),
                 head,
                 len as i32,
-                policy.0.as_ptr(),
+                policy_table.0.as_ptr(),
                 bindings::NLTEST_VALIDATE_STRICT,
                 self.extack,
             )
         })?;
-        Ok(Attributes {
-            table,
-            _request: PhantomData,
-        })
+        // SAFETY: `__nla_parse` filled `table` with checked attributes of the
+        // request, which lives for `'a`.
+        Ok(unsafe { Attributes::parsed(table.as_ptr(), POLICY_LEN) })
     }
 
     /// Sets the extended ack message sent with the error.
@@ -117,7 +122,7 @@ impl<'a> Request<'a> {
     }
 
     /// Sets the extended ack message and points it at `attr`.
-    pub(crate) fn set_attr_error(&self, attr: Attr<'a>, message: &'static CStr) {
+    pub(crate) fn set_attr_error(&self, attr: super::attr::Attr<'a>, message: &'static CStr) {
         self.set_error_message(message);
         // SAFETY: `extack` is valid by the type invariant; `attr` lies in the
         // request, which lives until the ack is sent.
@@ -138,20 +143,75 @@ impl<'a> Request<'a> {
         extack._msg = extack._msg_buf.as_ptr();
     }
 
-    /// Sends `message` to the sender, without blocking.
-    pub(crate) fn reply(&self, message: OutMessage) -> Result {
-        self.socket.unicast(message, self.sender_portid())
+    /// A message of type `kind` (on this request's transport) with the
+    /// request's sequence number, to which attributes of `payload_len` bytes
+    /// in all can be added.
+    pub(crate) fn new_message(&self, kind: Kind, payload_len: usize) -> Result<OutMessage> {
+        match self.transport {
+            Transport::Unit { .. } => {
+                OutMessage::with_attributes(kind.unit, 0, self.seq(), payload_len)
+            }
+            Transport::Generic(info) => info.new_message(kind.genl, self.seq(), payload_len),
+        }
     }
 
-    /// Starts a dump answering the request: the netlink core calls
-    /// `S::dump` each time the sender reads, until it reports the end.
+    /// A reply: a message of the request's own type.
+    pub(crate) fn new_reply(&self, payload_len: usize) -> Result<OutMessage> {
+        match self.transport {
+            Transport::Unit { .. } => {
+                OutMessage::with_attributes(self.unit_kind(), 0, self.seq(), payload_len)
+            }
+            Transport::Generic(info) => info.new_message(info.cmd(), self.seq(), payload_len),
+        }
+    }
+
+    /// Sends `message` to the sender, without blocking.
+    pub(crate) fn reply(&self, message: OutMessage) -> Result {
+        match self.transport {
+            Transport::Unit { socket, .. } => socket.unicast(message, self.sender_portid()),
+            Transport::Generic(info) => info.unicast(message, self.sender_portid()),
+        }
+    }
+
+    /// How many multicast groups this transport has, numbered from 1.
+    pub(crate) fn group_count(&self) -> u32 {
+        match self.transport {
+            Transport::Unit { groups, .. } => groups,
+            Transport::Generic(info) => info.group_count(),
+        }
+    }
+
+    /// Whether some socket of the request's namespace joined `group`.
+    pub(crate) fn has_listeners(&self, group: u32) -> bool {
+        match self.transport {
+            Transport::Unit { socket, .. } => socket.has_listeners(group),
+            Transport::Generic(info) => info.has_listeners(group),
+        }
+    }
+
+    /// Sends `message` to the sockets of the request's namespace that joined
+    /// multicast `group` (1 to [`Request::group_count`]). Fails with `ESRCH`
+    /// when no one received it.
+    pub(crate) fn publish(&self, message: OutMessage, group: u32) -> Result {
+        match self.transport {
+            Transport::Unit { socket, .. } => socket.broadcast(message, group),
+            Transport::Generic(info) => info.multicast(message, group),
+        }
+    }
+
+    /// Starts a dump answering a request of the protocol unit: the netlink
+    /// core calls the command's dumpit each time the sender reads, until it
+    /// reports the end. (The generic netlink core starts the family's.)
     ///
     /// Like `netlink_dump_start`, returns `Err(EINTR)` once the dump started:
     /// passed on to `netlink_rcv_skb`, it means "no ack" (the dump ends with
     /// `NLMSG_DONE` instead).
-    pub(crate) fn start_dump<S: super::pernet::Service>(&self) -> Result {
+    pub(super) fn start_dump<S: super::pernet::Service>(&self) -> Result {
+        let Transport::Unit { socket, .. } = self.transport else {
+            return Err(EINVAL);
+        };
         let mut control = bindings::netlink_dump_control {
-            dump: Some(super::dump::dump_callback::<S>),
+            dump: Some(super::dump::unit_dump_callback::<S>),
             ..Default::default()
         };
         // SAFETY: the socket, skb and header are valid (type invariants);
@@ -159,18 +219,12 @@ impl<'a> Request<'a> {
         // `control.module` to this module, which the dump pins.
         to_result(unsafe {
             bindings::netlink_dump_start(
-                self.socket.as_ptr(),
+                socket.as_ptr(),
                 self.skb.as_ptr(),
-                self.header,
+                self.header.cast_mut(),
                 &mut control,
             )
         })
-    }
-
-    /// A reply message of the request's type and sequence number, to which
-    /// attributes of `payload_len` bytes in all can be added.
-    pub(crate) fn new_reply(&self, payload_len: usize) -> Result<OutMessage> {
-        OutMessage::with_attributes(self.kind(), 0, self.seq(), payload_len)
     }
 }
 

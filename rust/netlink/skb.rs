@@ -139,6 +139,45 @@ impl OutMessage {
         Self::allocate(kind, flags, seq, attributes_len, 0)
     }
 
+    /// A message of generic netlink `family` with command `cmd` (the
+    /// family's id as `nlmsg_type`, then a generic netlink header), with room
+    /// for `attributes_len` bytes of attributes, added with the `put_*`
+    /// methods. Called in process context: it may sleep.
+    ///
+    /// # Safety
+    ///
+    /// `family` must point to a registered generic netlink family.
+    pub(super) unsafe fn generic(
+        family: *const bindings::genl_family,
+        cmd: u8,
+        seq: u32,
+        attributes_len: usize,
+    ) -> Result<Self> {
+        // SAFETY: `genlmsg_new` only allocates; `GFP_KERNEL` is allowed in
+        // the process context the callbacks run in.
+        let skb = unsafe { bindings::genlmsg_new(attributes_len, bindings::GFP_KERNEL) };
+        let skb = NonNull::new(skb).ok_or(ENOMEM)?;
+        // SAFETY: the skb is valid and ours; `genlmsg_put` checks its
+        // tailroom, reads the family (registered: the caller guarantees it)
+        // and returns the user header, which follows the netlink header and
+        // the generic netlink header.
+        let header = unsafe {
+            let user = bindings::genlmsg_put(skb.as_ptr(), 0, seq, family, 0, cmd);
+            if user.is_null() {
+                core::ptr::null_mut()
+            } else {
+                bindings::genlmsg_nlhdr(user)
+            }
+        };
+        let Some(header) = NonNull::new(header) else {
+            // SAFETY: the skb is ours and not used after this.
+            unsafe { bindings::kfree_skb(skb.as_ptr()) };
+            return Err(super::code::emsgsize());
+        };
+        // INVARIANT: a fresh skb that we own, holding one message.
+        Ok(Self { skb, header })
+    }
+
     /// An `NLMSG_ERROR` message answering the request whose header is given,
     /// with the negative errno `error` (a `struct nlmsgerr`).
     pub(crate) fn error(request: Header, error: Error) -> Result<Self> {

@@ -2,12 +2,13 @@
 
 //! Netlink kernel sockets.
 
+use super::command::serve_unit_request;
 use super::message::Message;
 use super::pernet::{state_of, state_of_net, Service};
-use super::request::Request;
+use super::request::{Request, Transport};
 use super::skb::{OutMessage, ReceivedSkb};
 use crate::bindings;
-use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
+use core::{ops::Deref, ptr::NonNull};
 use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
 
 /// How the kernel sockets of a service are set up.
@@ -141,19 +142,23 @@ unsafe extern "C" fn request_callback<S: Service>(
 ) -> ffi::c_int {
     // SAFETY: as in `input_callback`; `header` is a message of `skb` whose
     // length `netlink_rcv_skb` checked, `extack` the ack it sends after.
-    let request = unsafe {
+    // INVARIANT: see above.
+    let (request, state) = unsafe {
         let sock = bindings::nltest_skb_sock(skb);
-        Request {
-            socket: Socket::from_raw(sock),
-            skb: ReceivedSkb::from_raw(skb),
-            header,
-            extack,
-            _lifetime: PhantomData,
-        }
+        (
+            Request {
+                transport: Transport::Unit {
+                    socket: Socket::from_raw(sock),
+                    groups: S::socket_config().groups,
+                },
+                skb: ReceivedSkb::from_raw(skb),
+                header,
+                extack,
+            },
+            state_of::<S>(sock),
+        )
     };
-    // SAFETY: as in `input_callback`.
-    let state = unsafe { state_of::<S>(bindings::nltest_skb_sock(skb)) };
-    match S::request(state, &request) {
+    match serve_unit_request::<S>(state, &request) {
         Ok(()) => 0,
         Err(error) => error.to_errno(),
     }

@@ -45,6 +45,12 @@ fn default_count(size: usize) -> u32 {
 }
 
 pub fn run(options: Options) -> Result<(), Error> {
+    if options.baseline_unit.is_some() && options.protocols.contains(&Protocol::Genl) {
+        return Err(Error::Io {
+            context: "--baseline-unit compares modules on their protocol units",
+            source: std::io::Error::other("leave genl out of --protocols"),
+        });
+    }
     let mut cases: Vec<CaseRounds> = Vec::new();
     for &protocol in &options.protocols {
         for &size in &options.sizes {

@@ -4,7 +4,9 @@ mod bench;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nltest_client::bench::Protocol;
-use nltest_client::{protocol, Broadcast, EchoSocket, Error, RawMessage, Request, Response, Stat};
+use nltest_client::{
+    protocol, Broadcast, EchoSocket, Error, RawMessage, Request, Response, Stat, Transport,
+};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,11 @@ struct Cli {
     /// Netlink protocol unit the module registered (its `unit` parameter)
     #[arg(long, global = true, default_value_t = protocol::NETLINK_TEST)]
     unit: u32,
+
+    /// Use the module's generic netlink family (nltest) instead of its
+    /// protocol unit: typed echo, broadcast, stats and listen
+    #[arg(long, global = true)]
+    genl: bool,
 
     /// Seconds to wait for the module before giving up
     #[arg(long, global = true, default_value_t = 5.0, value_name = "SECS")]
@@ -51,7 +58,8 @@ enum Command {
     },
     /// Send TEXT to a multicast group (needs CAP_NET_ADMIN)
     Broadcast {
-        /// Multicast group, 1 to the module's group count
+        /// Multicast group, 1 to the module's group count (1, events, with
+        /// --genl)
         #[arg(long, default_value_t = protocol::ECHO_GROUP)]
         group: u32,
         /// What to send
@@ -121,7 +129,7 @@ enum Command {
         /// Stop after N messages (default: run until the timeout)
         #[arg(long)]
         count: Option<u64>,
-        /// Multicast group to join
+        /// Multicast group to join (with --genl: 1, the family's events group)
         #[arg(long, default_value_t = protocol::ECHO_GROUP)]
         group: u32,
     },
@@ -131,6 +139,7 @@ enum Command {
 enum BenchProtocol {
     Raw,
     Typed,
+    Genl,
 }
 
 fn main() -> ExitCode {
@@ -146,8 +155,22 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     let timeout = Duration::from_secs_f64(cli.timeout.max(0.001));
-    let connect = |unit| -> Result<EchoSocket, Error> {
-        let mut socket = EchoSocket::connect(unit)?;
+    let transport = if cli.genl {
+        Transport::Genl
+    } else {
+        Transport::Unit(cli.unit)
+    };
+    let unit_only = |what: &str| -> Result<(), Error> {
+        if cli.genl {
+            return Err(Error::Io {
+                context: "the generic netlink family serves typed requests only",
+                source: std::io::Error::other(format!("{what} needs the protocol unit")),
+            });
+        }
+        Ok(())
+    };
+    let connect = || -> Result<EchoSocket, Error> {
+        let mut socket = transport.connect()?;
         socket.set_timeout(timeout)?;
         Ok(socket)
     };
@@ -164,9 +187,12 @@ fn run(cli: Cli) -> Result<(), Error> {
                 Some(size) => (0..size).map(|i| (i % 251) as u8).collect(),
                 None => text.into_bytes(),
             };
-            let mut socket = connect(cli.unit)?;
+            if cli.genl && kind != 0 {
+                unit_only("a raw echo (--type)")?;
+            }
+            let mut socket = connect()?;
             for _ in 0..count {
-                if typed || ack {
+                if typed || ack || cli.genl {
                     typed_echo(&mut socket, &data, ack)?;
                 } else {
                     let echoed = socket.echo(RawMessage {
@@ -189,12 +215,12 @@ fn run(cli: Cli) -> Result<(), Error> {
                 group,
                 data: text.into_bytes(),
             };
-            connect(cli.unit)?.request(&request, true)?;
+            connect()?.request(&request, true)?;
             println!("broadcast to group {group}");
             Ok(())
         }
         Command::Stats { json, dump } => {
-            let responses = connect(cli.unit)?.request(&Request::GetStats { dump }, false)?;
+            let responses = connect()?.request(&Request::GetStats { dump }, false)?;
             let mut stats: Vec<Stat> = responses
                 .into_iter()
                 .flat_map(|response| match response {
@@ -212,9 +238,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             check_every,
         } => {
             let start = Instant::now();
-            let report =
+            let report = if cli.genl {
+                nltest_client::fuzz::run_genl(seed, iterations, check_every.max(1))
+            } else {
                 nltest_client::fuzz::run(cli.unit, seed, iterations, check_every.max(1))
-                    .inspect_err(|_| eprintln!("fuzz: seed {seed}: the module failed a check"))?;
+            }
+            .inspect_err(|_| eprintln!("fuzz: seed {seed}: the module failed a check"))?;
             println!(
                 "fuzz: seed {seed}: {} datagrams ({} bytes), {} replies read, {} health checks passed, \
                  send errors {:?}, {:.1} s",
@@ -236,28 +265,40 @@ fn run(cli: Cli) -> Result<(), Error> {
             rounds,
             reference_client,
             json,
-        } => bench::run(bench::Options {
-            unit: cli.unit,
-            baseline_unit,
-            reference_client,
-            sizes,
-            protocols: protocols
-                .into_iter()
-                .map(|protocol| match protocol {
-                    BenchProtocol::Raw => Protocol::Raw,
-                    BenchProtocol::Typed => Protocol::Typed,
-                })
-                .collect(),
-            count: count.map(|count| count.max(1)),
-            batch,
-            rounds: rounds.max(1),
-            json,
-            timeout,
-        }),
+        } => {
+            unit_only("bench (measure the family with --protocols genl)")?;
+            bench::run(bench::Options {
+                unit: cli.unit,
+                baseline_unit,
+                reference_client,
+                sizes,
+                protocols: protocols
+                    .into_iter()
+                    .map(|protocol| match protocol {
+                        BenchProtocol::Raw => Protocol::Raw,
+                        BenchProtocol::Typed => Protocol::Typed,
+                        BenchProtocol::Genl => Protocol::Genl,
+                    })
+                    .collect(),
+                count: count.map(|count| count.max(1)),
+                batch,
+                rounds: rounds.max(1),
+                json,
+                timeout,
+            })
+        }
         Command::Listen { count, group } => {
-            let mut socket = EchoSocket::listen(cli.unit, group)?;
+            let mut socket = transport.listen(group)?;
             socket.set_timeout(timeout)?;
-            println!("listening on protocol {} group {group}", cli.unit);
+            match socket.genl_family() {
+                Some(family) => println!(
+                    "listening on generic netlink family {} group {} (id {})",
+                    protocol::GENL_FAMILY_NAME,
+                    protocol::GENL_EVENTS_GROUP,
+                    family.events_group
+                ),
+                None => println!("listening on protocol {} group {group}", cli.unit),
+            }
             let mut received = 0;
             while count.is_none_or(|count| received < count) {
                 for broadcast in socket.recv_broadcasts()? {

@@ -1,4 +1,5 @@
-//! Echo benchmark: latency and throughput of raw and typed echoes, one
+//! Echo benchmark: latency and throughput of raw and typed echoes (on the
+//! unit or through the generic netlink family), one
 //! message at a time and batched, with the client's own syscalls and CPU
 //! time counted.
 //!
@@ -7,8 +8,9 @@
 //! front and are checked in place against the request's body, which an echo
 //! (raw or typed) carries back byte for byte.
 
+use crate::genl::GenlFamily;
 use crate::message::{encode, RawMessage, HEADER_LEN};
-use crate::service::{encode_request, Request};
+use crate::service::{encode_genl_request, encode_request, Request};
 use crate::{EchoSocket, Error};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
@@ -20,6 +22,8 @@ pub enum Protocol {
     Raw,
     /// Typed `ECHO` request with a `DATA` attribute, no ack.
     Typed,
+    /// The same typed `ECHO`, through the generic netlink family.
+    Genl,
 }
 
 impl Protocol {
@@ -27,6 +31,7 @@ impl Protocol {
         match self {
             Self::Raw => "raw",
             Self::Typed => "typed",
+            Self::Genl => "genl",
         }
     }
 }
@@ -95,12 +100,18 @@ pub fn batch_that_fits(size: usize, wanted: u32) -> u32 {
 
 /// Runs `case` against the module on `unit`: first one echo at a time
 /// (latency and throughput), then in batches.
+/// `Protocol::Genl` goes through the family whatever `unit` is.
 pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, Error> {
-    let mut socket = EchoSocket::connect(unit)?;
+    let mut socket = match case.protocol {
+        Protocol::Genl => EchoSocket::connect_genl()?,
+        _ => EchoSocket::connect(unit)?,
+    };
     socket.set_timeout(timeout)?;
+    let family = socket.genl_family().cloned();
+    let family = family.as_ref();
     let payload: Vec<u8> = (0..case.size).map(|i| (i % 251) as u8).collect();
 
-    let mut single = Batch::new(case.protocol, &payload, 1)?;
+    let mut single = Batch::new(case.protocol, &payload, 1, family)?;
     // Warm up: the first echoes pay for page faults and cold caches.
     for _ in 0..case.count.min(200) {
         single.round_trip(&mut socket)?;
@@ -118,7 +129,7 @@ pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, 
     latencies.sort_unstable();
     let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
 
-    let mut batched = Batch::new(case.protocol, &payload, case.batch)?;
+    let mut batched = Batch::new(case.protocol, &payload, case.batch, family)?;
     let rounds = case.count.div_ceil(case.batch).max(1);
     let usage = CpuTime::now();
     let start = Instant::now();
@@ -150,7 +161,13 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(protocol: Protocol, payload: &[u8], count: u32) -> Result<Self, Error> {
+    /// A batch of `protocol`; `family` is needed for `Protocol::Genl`.
+    fn new(
+        protocol: Protocol,
+        payload: &[u8],
+        count: u32,
+        family: Option<&GenlFamily>,
+    ) -> Result<Self, Error> {
         let mut datagram = Vec::new();
         let mut offsets = Vec::new();
         for _ in 0..count {
@@ -172,6 +189,17 @@ impl Batch {
                     &Request::Echo {
                         data: payload.to_vec(),
                     },
+                )?,
+                // The reply's generic header is the request's: same command,
+                // the family's version, reserved bytes 0.
+                Protocol::Genl => encode_genl_request(
+                    &mut datagram,
+                    0,
+                    false,
+                    &Request::Echo {
+                        data: payload.to_vec(),
+                    },
+                    family.ok_or_else(|| Error::Decode("no generic netlink family".into()))?,
                 )?,
             }
         }
@@ -422,7 +450,7 @@ mod tests {
 
     #[test]
     fn a_raw_batch_is_one_datagram_of_identical_messages() {
-        let batch = Batch::new(Protocol::Raw, b"abcde", 3).unwrap();
+        let batch = Batch::new(Protocol::Raw, b"abcde", 3, None).unwrap();
         assert_eq!(batch.offsets, [0, 24, 48]);
         assert_eq!(batch.datagram.len(), 72);
         assert_eq!(batch.body, b"abcde");
@@ -430,7 +458,7 @@ mod tests {
 
     #[test]
     fn a_typed_body_is_the_data_attribute() {
-        let batch = Batch::new(Protocol::Typed, b"abc", 1).unwrap();
+        let batch = Batch::new(Protocol::Typed, b"abc", 1, None).unwrap();
         assert_eq!(batch.kind, nltest_protocol::MSG_ECHO);
         // nla_len 7, nla_type DATA, "abc" and one byte of padding.
         assert_eq!(batch.body, [7, 0, 1, 0, b'a', b'b', b'c', 0]);
@@ -438,7 +466,7 @@ mod tests {
 
     #[test]
     fn replies_are_checked_for_sequence_type_and_body() {
-        let batch = Batch::new(Protocol::Raw, b"abcd", 1).unwrap();
+        let batch = Batch::new(Protocol::Raw, b"abcd", 1, None).unwrap();
         let mut reply = batch.datagram.clone();
         reply[8..12].copy_from_slice(&7u32.to_ne_bytes());
         assert!(check_reply(&reply, 0, 7, &batch.body).is_ok());

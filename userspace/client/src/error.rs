@@ -17,6 +17,11 @@ pub enum Error {
     )]
     ModuleNotLoaded { unit: u32 },
 
+    #[error(
+        "generic netlink family {name} is not registered: load the module first (insmod nltest.ko)"
+    )]
+    FamilyNotRegistered { name: &'static str },
+
     #[error("no reply from the module within {0:?}")]
     Timeout(Duration),
 

@@ -1,6 +1,7 @@
 //! The typed protocol: requests with attributes, and what the module
 //! answers, on `netlink-packet-core`'s attribute support.
 
+use crate::genl::{command_of, encode_genl, GenlFamily, GenlPayload};
 use crate::message::{encode_inner, HEADER_LEN};
 use crate::Error;
 use netlink_packet_core::{
@@ -92,14 +93,9 @@ impl NetlinkSerializable for Encoded {
 /// 4-byte attribute header.
 pub const MAX_ATTRIBUTE_LEN: usize = u16::MAX as usize - 4;
 
-/// Appends `request` to `datagram`; fails when an attribute is too large
-/// for netlink's 16-bit attribute length.
-pub fn encode_request(
-    datagram: &mut Vec<u8>,
-    seq: u32,
-    ack: bool,
-    request: &Request,
-) -> Result<(), Error> {
+/// The request's attributes, checked against netlink's 16-bit attribute
+/// length.
+fn encoded(request: &Request) -> Result<Encoded, Error> {
     let attributes = request.attributes();
     if let Some(too_large) = attributes
         .iter()
@@ -110,11 +106,43 @@ pub fn encode_request(
             len: too_large.value_len(),
         });
     }
-    let encoded = Encoded {
+    Ok(Encoded {
         kind: request.kind(),
         attributes,
-    };
+    })
+}
+
+/// Appends `request` to `datagram`; fails when an attribute is too large
+/// for netlink's 16-bit attribute length.
+pub fn encode_request(
+    datagram: &mut Vec<u8>,
+    seq: u32,
+    ack: bool,
+    request: &Request,
+) -> Result<(), Error> {
+    let encoded = encoded(request)?;
     encode_inner(datagram, seq, request.flags(ack), encoded);
+    Ok(())
+}
+
+/// Appends `request` to `datagram` as a message of the module's generic
+/// netlink `family`: the family's id as type, the command in the generic
+/// header, then the same attributes.
+pub fn encode_genl_request(
+    datagram: &mut Vec<u8>,
+    seq: u32,
+    ack: bool,
+    request: &Request,
+    family: &GenlFamily,
+) -> Result<(), Error> {
+    let encoded = encoded(request)?;
+    let payload = GenlPayload {
+        family: family.id,
+        cmd: command_of(encoded.kind),
+        version: GENL_VERSION,
+        attributes: encoded,
+    };
+    encode_genl(datagram, seq, request.flags(ack), payload);
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! A netlink socket of the `nltest` protocol, on `netlink-sys`.
 
+use crate::genl::{decode_family, encode_get_family, kind_of, GenlFamily, GENL_HEADER_LEN};
 use crate::message::{decode, encode, RawMessage, Reply};
-use crate::service::{decode_response, encode_request, Request, Response};
+use crate::service::{decode_response, encode_genl_request, encode_request, Request, Response};
 use crate::Error;
 use netlink_sys::{Socket, SocketAddr};
 use std::io::ErrorKind;
@@ -21,6 +22,59 @@ pub struct EchoSocket {
     next_seq: u32,
     timeout: Duration,
     buffer: Vec<u8>,
+    /// The module's generic netlink family, for a socket of
+    /// `NETLINK_GENERIC`.
+    genl: Option<GenlFamily>,
+}
+
+/// How to reach the module's typed service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Its own netlink protocol unit (17 unless the `unit` parameter moved it).
+    Unit(u32),
+    /// Its generic netlink family, `nltest`, resolved by name.
+    Genl,
+}
+
+impl Transport {
+    /// The typed service on the default unit.
+    pub const UNIT: Self = Self::Unit(nltest_protocol::NETLINK_TEST);
+
+    /// Opens a socket to the service.
+    pub fn connect(self) -> Result<EchoSocket, Error> {
+        match self {
+            Self::Unit(unit) => EchoSocket::connect(unit),
+            Self::Genl => EchoSocket::connect_genl(),
+        }
+    }
+
+    /// Opens a socket that joins multicast `group` of the service: on the
+    /// unit, groups 1 to `GROUP_COUNT`; in the family, `ECHO_GROUP` only
+    /// (`events`).
+    pub fn listen(self, group: u32) -> Result<EchoSocket, Error> {
+        match self {
+            Self::Unit(unit) => EchoSocket::listen(unit, group),
+            Self::Genl if group == nltest_protocol::ECHO_GROUP => EchoSocket::listen_genl(),
+            Self::Genl => Err(Error::Io {
+                context: "the generic netlink family has one group, events (group 1)",
+                source: std::io::Error::from_raw_os_error(libc::EINVAL),
+            }),
+        }
+    }
+
+    /// Where a request's attributes start: after the netlink header, and
+    /// the generic netlink header in the family. Extended acks give the
+    /// offsets of attributes from the start of the request.
+    pub fn attributes_offset(self) -> u32 {
+        match self {
+            Self::Unit(_) => crate::message::HEADER_LEN as u32,
+            Self::Genl => (crate::message::HEADER_LEN + GENL_HEADER_LEN) as u32,
+        }
+    }
+
+    pub fn is_genl(self) -> bool {
+        self == Self::Genl
+    }
 }
 
 /// An echo that came back as it was sent.
@@ -35,7 +89,7 @@ impl EchoSocket {
     /// that asks for extended acks (`NETLINK_EXT_ACK`) without the request's
     /// payload (`NETLINK_CAP_ACK`).
     pub fn connect(unit: u32) -> Result<Self, Error> {
-        let mut socket = Socket::new(unit as isize).map_err(|error| {
+        let socket = Socket::new(unit as isize).map_err(|error| {
             if error.raw_os_error() == Some(libc::EPROTONOSUPPORT) {
                 Error::ModuleNotLoaded { unit }
             } else {
@@ -45,6 +99,10 @@ impl EchoSocket {
                 }
             }
         })?;
+        Self::with_socket(socket)
+    }
+
+    fn with_socket(mut socket: Socket) -> Result<Self, Error> {
         let address = socket
             .bind_auto()
             .map_err(Error::io("cannot bind the netlink socket"))?;
@@ -60,9 +118,102 @@ impl EchoSocket {
             next_seq: 1,
             timeout: DEFAULT_TIMEOUT,
             buffer: Vec::with_capacity(RECV_BUFFER_LEN),
+            genl: None,
         };
         this.set_timeout(DEFAULT_TIMEOUT)?;
         Ok(this)
+    }
+
+    /// Opens a generic netlink socket and resolves the module's family,
+    /// `nltest`, through the controller; typed requests then go to the
+    /// family. Fails with [`Error::FamilyNotRegistered`] without the module.
+    pub fn connect_genl() -> Result<Self, Error> {
+        let socket = Socket::new(netlink_sys::protocols::NETLINK_GENERIC)
+            .map_err(Error::io("cannot open a generic netlink socket"))?;
+        let mut this = Self::with_socket(socket)?;
+        let family = this.resolve_family()?;
+        this.genl = Some(family);
+        Ok(this)
+    }
+
+    /// [`connect_genl`](Self::connect_genl), joining the family's `events`
+    /// group.
+    pub fn listen_genl() -> Result<Self, Error> {
+        let this = Self::connect_genl()?;
+        let group = this.genl.as_ref().map_or(0, |family| family.events_group);
+        this.socket
+            .add_membership(group)
+            .map_err(Error::io("cannot join the multicast group"))?;
+        Ok(this)
+    }
+
+    /// Asks the controller for the module's family (`CTRL_CMD_GETFAMILY`).
+    fn resolve_family(&mut self) -> Result<GenlFamily, Error> {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let mut datagram = Vec::new();
+        encode_get_family(&mut datagram, seq, nltest_protocol::GENL_FAMILY_NAME);
+        self.send_bytes(&datagram)?;
+        let start = Instant::now();
+        loop {
+            let len = self.recv_datagram()?;
+            if let Some(family) = decode_family(&self.buffer[..len], seq)? {
+                return Ok(family);
+            }
+            if start.elapsed() > self.timeout {
+                return Err(Error::Timeout(self.timeout));
+            }
+        }
+    }
+
+    /// The policy of each command of the module's family, as the controller
+    /// dumps it (`CTRL_CMD_GETPOLICY`): command, then what each attribute
+    /// of its doit may hold.
+    pub fn genl_policies(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<u8, Vec<crate::genl::AttrPolicyInfo>>, Error> {
+        let id = self
+            .genl
+            .as_ref()
+            .ok_or_else(|| Error::Decode("not a generic netlink socket".into()))?
+            .id;
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let mut datagram = Vec::new();
+        crate::genl::encode_get_policy(&mut datagram, seq, id);
+        self.send_bytes(&datagram)?;
+        let mut dump = crate::genl::PolicyDump::default();
+        loop {
+            let len = self.recv_datagram()?;
+            if dump.add(&self.buffer[..len], seq)? {
+                break;
+            }
+        }
+        Ok(dump
+            .ops
+            .iter()
+            .map(|(&cmd, index)| (cmd, dump.policies.get(index).cloned().unwrap_or_default()))
+            .collect())
+    }
+
+    /// The module's generic netlink family, for a socket opened with
+    /// [`connect_genl`](Self::connect_genl).
+    pub fn genl_family(&self) -> Option<&GenlFamily> {
+        self.genl.as_ref()
+    }
+
+    /// Appends `request` to `datagram` for this socket's transport.
+    pub fn encode_request(
+        &self,
+        datagram: &mut Vec<u8>,
+        seq: u32,
+        ack: bool,
+        request: &Request,
+    ) -> Result<(), Error> {
+        match &self.genl {
+            Some(family) => encode_genl_request(datagram, seq, ack, request, family),
+            None => encode_request(datagram, seq, ack, request),
+        }
     }
 
     /// Opens a socket of protocol `unit` that joins multicast `group`.
@@ -132,8 +283,34 @@ impl EchoSocket {
         Ok(())
     }
 
-    /// Receives one datagram and decodes its messages.
+    /// Receives one datagram and decodes its messages. On a generic netlink
+    /// socket, the family's messages come out as typed ones: the command's
+    /// type (`MSG_ECHO`, ...) and the attributes after the generic header.
     pub fn recv(&mut self) -> Result<Vec<Reply>, Error> {
+        let len = self.recv_datagram()?;
+        let mut replies = decode(&self.buffer[..len])?;
+        if let Some(family) = &self.genl {
+            for reply in &mut replies {
+                if let Reply::Echo { message, .. } = reply {
+                    if message.kind == family.id {
+                        let Some(&cmd) = message.data.first() else {
+                            return Err(Error::Decode(
+                                "a generic netlink message without a generic header".into(),
+                            ));
+                        };
+                        message.kind = kind_of(cmd);
+                        message
+                            .data
+                            .drain(..GENL_HEADER_LEN.min(message.data.len()));
+                    }
+                }
+            }
+        }
+        Ok(replies)
+    }
+
+    /// Receives one datagram into the buffer; returns its length.
+    fn recv_datagram(&mut self) -> Result<usize, Error> {
         self.buffer.clear();
         let len = self
             .socket
@@ -152,7 +329,7 @@ impl EchoSocket {
                 self.buffer.len()
             )));
         }
-        decode(&self.buffer)
+        Ok(len)
     }
 
     /// Sends `message`, waits for its echo and checks that it came back
@@ -202,7 +379,7 @@ impl EchoSocket {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let mut datagram = Vec::new();
-        encode_request(&mut datagram, seq, ack, request)?;
+        self.encode_request(&mut datagram, seq, ack, request)?;
         self.send_bytes(&datagram)?;
 
         let start = Instant::now();

@@ -3,7 +3,9 @@
 use crate::guest;
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Request, Response, Stat};
+use nltest_client::{
+    protocol::*, EchoSocket, Error, RawMessage, Request, Response, Stat, Transport,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread;
@@ -23,6 +25,15 @@ pub const STRESS: &[Test] = &[
         insmod_rmmod_100_times_under_load,
     ),
     ("fuzz_campaign", fuzz_campaign),
+    (
+        "genl_and_unit_clients_share_the_counters_exactly",
+        genl_and_unit_clients_share_the_counters_exactly,
+    ),
+    ("genl_fuzz_campaign", genl_fuzz_campaign),
+    (
+        "genl_rmmod_insmod_50_times_under_load",
+        genl_rmmod_insmod_50_times_under_load,
+    ),
 ];
 
 pub const FAULTS: &[Test] = &[
@@ -191,6 +202,148 @@ fn fuzz_campaign() -> Result<()> {
         "the module answered none of {} datagrams",
         report.datagrams
     );
+    Ok(())
+}
+
+fn genl_fuzz_campaign() -> Result<()> {
+    let iterations = std::env::var("NLTEST_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000u64)
+        / 2;
+    let report = nltest_client::fuzz::run_genl(1, iterations, 500)?;
+    println!(
+        "       genl fuzz: seed 1: {} datagrams, {} replies read, {} health checks passed, send errors {:?}",
+        report.datagrams, report.replies, report.checks, report.send_errors
+    );
+    ensure!(
+        report.replies > 0,
+        "nothing answered {} datagrams",
+        report.datagrams
+    );
+    Ok(())
+}
+
+/// A typed echo of `data`, its answer checked.
+fn typed_echo(socket: &mut EchoSocket, data: Vec<u8>) -> Result<()> {
+    let responses = socket.request(&Request::Echo { data: data.clone() }, false)?;
+    ensure!(
+        responses == [Response::Echo { data }],
+        "unexpected answer {responses:?}"
+    );
+    Ok(())
+}
+
+fn genl_and_unit_clients_share_the_counters_exactly() -> Result<()> {
+    // Typed echoes over both transports at once: every answer checked, and
+    // the namespace's counters, shared by both, count each exactly once.
+    let count = (echoes_per_client() / 10).max(100);
+    let before = stats()?;
+    let clients: Vec<_> = (0..8u8)
+        .map(|client| {
+            let transport = if client % 2 == 0 {
+                Transport::Genl
+            } else {
+                Transport::UNIT
+            };
+            thread::spawn(move || -> Result<()> {
+                let mut socket = transport.connect()?;
+                for i in 0..count {
+                    let mut data = vec![client; 1 + (i % 64) as usize];
+                    data.extend_from_slice(&i.to_ne_bytes());
+                    typed_echo(&mut socket, data)
+                        .with_context(|| format!("client {client} ({transport:?}), echo {i}"))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for client in clients {
+        client
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+    }
+    let after = stats()?;
+    let delta = |which| stat(&after, which) - stat(&before, which);
+    let echoes = 8 * count;
+    ensure!(
+        delta(STAT_ECHOES) == echoes,
+        "{} echoes counted, {echoes} answered",
+        delta(STAT_ECHOES)
+    );
+    // The echoes and the second GET_STATS.
+    ensure!(
+        delta(STAT_REQUESTS) == echoes + 1,
+        "{} requests counted, {} sent",
+        delta(STAT_REQUESTS),
+        echoes + 1
+    );
+    ensure!(delta(STAT_ERRORS) == 0, "{} errors", delta(STAT_ERRORS));
+    println!("       {echoes} typed echoes, half through the generic netlink family, all counted");
+    Ok(())
+}
+
+fn genl_rmmod_insmod_50_times_under_load() -> Result<()> {
+    // Generic netlink sockets do not pin the module: rmmod goes through
+    // while clients send, except during a dump (which pins it). Clients
+    // resolve the family again after it went away.
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let (mut echoes, mut reconnects) = (0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut socket) = EchoSocket::connect_genl() else {
+                        thread::sleep(Duration::from_millis(1));
+                        continue;
+                    };
+                    reconnects += 1;
+                    let _ = socket.set_timeout(Duration::from_millis(500));
+                    let _listener = EchoSocket::listen_genl();
+                    while !stop.load(Ordering::Relaxed) {
+                        if typed_echo(&mut socket, vec![2; 64]).is_err() {
+                            break;
+                        }
+                        echoes += 1;
+                        if socket
+                            .request(&Request::GetStats { dump: true }, false)
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                (echoes, reconnects)
+            })
+        })
+        .collect();
+    let cycles = (|| -> Result<()> {
+        for cycle in 0..50 {
+            thread::sleep(Duration::from_millis(20));
+            guest::unload().with_context(|| format!("cycle {cycle}"))?;
+            guest::load(&[]).with_context(|| format!("cycle {cycle}"))?;
+        }
+        Ok(())
+    })();
+    thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let (echoes, reconnects) = clients
+        .into_iter()
+        .map(|c| c.join().unwrap_or((0, 0)))
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+    cycles?;
+    println!("       {echoes} generic netlink echoes during 50 cycles, {reconnects} connections");
+    ensure!(echoes > 0, "the clients got no echo at all");
+    typed_echo(
+        &mut EchoSocket::connect_genl()?,
+        b"after the cycles".to_vec(),
+    )?;
+    let complaints: Vec<String> = guest::kernel_complaints(&guest::dmesg()?)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    ensure!(complaints.is_empty(), "kernel log: {complaints:?}");
     Ok(())
 }
 

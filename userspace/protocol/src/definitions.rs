@@ -67,3 +67,27 @@ pub const STAT_LISTENERS: u32 = 7;
 
 /// Default of the module's `max_payload` parameter: largest `DATA` attribute.
 pub const DEFAULT_MAX_PAYLOAD: u32 = 32768;
+
+// The same service over generic netlink: a family the controller
+// (`CTRL_CMD_GETFAMILY`) resolves by name, whose commands take the same
+// attributes with the same policies. A message's type is the family's id;
+// the command is in the generic netlink header (`struct genlmsghdr`).
+
+/// Name of the generic netlink family.
+pub const GENL_FAMILY_NAME: &str = "nltest";
+/// Version of the generic netlink family (`genlmsghdr.version`).
+pub const GENL_VERSION: u8 = 1;
+/// The family's multicast group: what `ECHO_GROUP` is on the unit. It is the
+/// family's only group, so `BROADCAST` over generic netlink takes `GROUP` 1.
+pub const GENL_EVENTS_GROUP: &str = "events";
+/// Number of multicast groups of the family.
+pub const GENL_GROUP_COUNT: u32 = 1;
+
+/// `ECHO` over generic netlink (`genlmsghdr.cmd`).
+pub const GENL_CMD_ECHO: u8 = 1;
+/// `BROADCAST` over generic netlink.
+pub const GENL_CMD_BROADCAST: u8 = 2;
+/// `GET_STATS` over generic netlink; dumpable.
+pub const GENL_CMD_GET_STATS: u8 = 3;
+/// `EVENT` over generic netlink, from the module only.
+pub const GENL_CMD_EVENT: u8 = 4;

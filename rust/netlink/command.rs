@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The commands of a service, declared once as data and served over both
+//! transports: the service's own protocol unit (`netlink_rcv_skb`) and its
+//! generic netlink family (doit and dumpit operations).
+
+use super::attr::{Attributes, Policy};
+use super::dump::DumpWriter;
+use super::pernet::Service;
+use super::request::Request;
+use kernel::{c_str, prelude::*};
+
+/// One message, as it is identified on each transport: its `nlmsg_type` on
+/// the protocol unit, its command (`genlmsghdr.cmd`) in the family.
+#[derive(Clone, Copy)]
+pub(crate) struct Kind {
+    /// `nlmsg_type` on the service's protocol unit.
+    pub(crate) unit: u16,
+    /// Command of the generic netlink family.
+    pub(crate) genl: u8,
+}
+
+/// A typed command of service `S`.
+pub(crate) struct Command<S: Service + ?Sized> {
+    /// Its name, in error messages.
+    pub(crate) name: &'static str,
+    /// The request's type on each transport; its reply has the same.
+    pub(crate) kind: Kind,
+    /// The attributes it takes; checked before `doit` is called.
+    pub(crate) policy: Policy,
+    /// Whether the sender needs `CAP_NET_ADMIN` in the user namespace that
+    /// owns the network namespace (`GENL_UNS_ADMIN_PERM` in the family).
+    pub(crate) admin: bool,
+    /// Serves a request whose attributes passed the policy.
+    pub(crate) doit: fn(&S::State, &Request<'_>, &Attributes<'_>) -> Result,
+    /// One round of a dump (`NLM_F_DUMP`), when the command has dumps.
+    pub(crate) dumpit: Option<fn(&S::State, &mut DumpWriter<'_>) -> Result>,
+}
+
+/// The command of `S` whose type on the unit is `kind`.
+pub(super) fn by_unit_kind<S: Service>(kind: u16) -> Option<&'static Command<S>> {
+    S::COMMANDS.iter().find(|command| command.kind.unit == kind)
+}
+
+/// The command of `S` whose generic netlink command is `cmd`.
+pub(super) fn by_genl_cmd<S: Service>(cmd: u8) -> Option<&'static Command<S>> {
+    S::COMMANDS.iter().find(|command| command.kind.genl == cmd)
+}
+
+/// Serves a request that came through the protocol unit: what the generic
+/// netlink core does for the family (find the command, check the
+/// permission, parse the attributes, start a dump), then the command.
+pub(super) fn serve_unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
+    S::requested(state);
+    let result = unit_request::<S>(state, request);
+    match result {
+        // EINTR: a dump started, which is not an error.
+        Err(error) if error != EINTR => S::failed(state, error),
+        _ => {}
+    }
+    result
+}
+
+fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
+    let Some(command) = by_unit_kind::<S>(request.unit_kind()) else {
+        request.set_error_message(c_str!("unknown command"));
+        return Err(super::code::eopnotsupp());
+    };
+    if command.admin && !request.sender_is_net_admin() {
+        request.set_error_fmt(format_args!("{} needs CAP_NET_ADMIN", command.name));
+        return Err(EPERM);
+    }
+    let attributes = request.parse(&command.policy)?;
+    if request.is_dump() && command.dumpit.is_some() {
+        return request.start_dump::<S>();
+    }
+    (command.doit)(state, request, &attributes)
+}

@@ -1,0 +1,333 @@
+//! The typed service over generic netlink: the family's id and group,
+//! resolved by name through the controller (`CTRL_CMD_GETFAMILY`, encoded
+//! and decoded by `netlink-packet-generic`), and the mapping between the
+//! unit's message types and the family's commands.
+
+use crate::message::{align, encode_inner};
+use crate::Error;
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
+use netlink_packet_generic::ctrl::nlas::{
+    GenlCtrlAttrs, McastGrpAttrs, NlPolicyTypeAttrs, OpAttrs, OppolicyIndexAttr,
+};
+use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_packet_generic::GenlMessage;
+use nltest_protocol::*;
+use std::collections::BTreeMap;
+
+/// Size of `struct genlmsghdr`, between the netlink header and the
+/// attributes.
+pub const GENL_HEADER_LEN: usize = 4;
+
+/// The module's family as the controller describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenlFamily {
+    /// The family's id: the `nlmsg_type` of its messages.
+    pub id: u16,
+    /// Its version.
+    pub version: u32,
+    /// The id of its `events` group, to join with `NETLINK_ADD_MEMBERSHIP`.
+    pub events_group: u32,
+    /// Its operations: command and `GENL_*` flags (`GENL_CMD_CAP_DO`,
+    /// `GENL_CMD_CAP_DUMP`, `GENL_CMD_CAP_HASPOL`, `GENL_UNS_ADMIN_PERM`...).
+    pub ops: Vec<(u32, u32)>,
+}
+
+/// Flags of an operation, as the controller reports them.
+pub const GENL_ADMIN_PERM: u32 = 0x01;
+pub const GENL_CMD_CAP_DO: u32 = 0x02;
+pub const GENL_CMD_CAP_DUMP: u32 = 0x04;
+pub const GENL_CMD_CAP_HASPOL: u32 = 0x08;
+pub const GENL_UNS_ADMIN_PERM: u32 = 0x10;
+
+/// The family's command for a typed message type (`MSG_ECHO` is
+/// `GENL_CMD_ECHO`, ...). Other types keep their low byte, so that tests can
+/// send commands the family does not have.
+pub fn command_of(kind: u16) -> u8 {
+    match kind {
+        MSG_ECHO => GENL_CMD_ECHO,
+        MSG_BROADCAST => GENL_CMD_BROADCAST,
+        MSG_GET_STATS => GENL_CMD_GET_STATS,
+        MSG_EVENT => GENL_CMD_EVENT,
+        other => other as u8,
+    }
+}
+
+/// The typed message type of a family command: the inverse of
+/// [`command_of`].
+pub fn kind_of(cmd: u8) -> u16 {
+    match cmd {
+        GENL_CMD_ECHO => MSG_ECHO,
+        GENL_CMD_BROADCAST => MSG_BROADCAST,
+        GENL_CMD_GET_STATS => MSG_GET_STATS,
+        GENL_CMD_EVENT => MSG_EVENT,
+        other => other.into(),
+    }
+}
+
+/// Appends a `CTRL_CMD_GETFAMILY` request for family `name`.
+pub(crate) fn encode_get_family(datagram: &mut Vec<u8>, seq: u32, name: &str) {
+    let mut message = GenlMessage::from_payload(GenlCtrl {
+        cmd: GenlCtrlCmd::GetFamily,
+        nlas: vec![GenlCtrlAttrs::FamilyName(name.to_string())],
+    });
+    message.finalize();
+    let mut header = NetlinkHeader::default();
+    header.sequence_number = seq;
+    header.flags = NLM_F_REQUEST;
+    let mut message = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
+    message.finalize();
+    let start = datagram.len();
+    datagram.resize(start + align(message.buffer_len()), 0);
+    message.serialize(&mut datagram[start..start + message.buffer_len()]);
+}
+
+/// What the controller answered to `CTRL_CMD_GETFAMILY` with sequence
+/// number `seq`, in one datagram: the family, `Ok(None)` for another
+/// message, or [`Error::FamilyNotRegistered`].
+pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFamily>, Error> {
+    let mut rest = datagram;
+    while !rest.is_empty() {
+        let message = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(rest)
+            .map_err(|error| Error::Decode(format!("controller reply: {error}")))?;
+        let len = message.header.length as usize;
+        rest = rest.get(align(len.max(16))..).unwrap_or_default();
+        if message.header.sequence_number != seq {
+            continue;
+        }
+        match message.payload {
+            NetlinkPayload::InnerMessage(reply) => {
+                let mut family = GenlFamily {
+                    id: 0,
+                    version: 0,
+                    events_group: 0,
+                    ops: Vec::new(),
+                };
+                for attribute in reply.payload.nlas {
+                    match attribute {
+                        GenlCtrlAttrs::FamilyId(id) => family.id = id,
+                        GenlCtrlAttrs::Version(version) => family.version = version,
+                        GenlCtrlAttrs::Ops(ops) => {
+                            for op in ops {
+                                let (mut id, mut flags) = (0, 0);
+                                for attribute in op {
+                                    match attribute {
+                                        OpAttrs::Id(value) => id = value,
+                                        OpAttrs::Flags(value) => flags = value,
+                                    }
+                                }
+                                family.ops.push((id, flags));
+                            }
+                        }
+                        GenlCtrlAttrs::McastGroups(groups) => {
+                            for group in groups {
+                                let named = group.iter().any(|attribute| {
+                                    matches!(attribute, McastGrpAttrs::Name(name) if name == GENL_EVENTS_GROUP)
+                                });
+                                for attribute in group {
+                                    if let (true, McastGrpAttrs::Id(id)) = (named, attribute) {
+                                        family.events_group = id;
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if family.id == 0 || family.events_group == 0 {
+                    return Err(Error::Decode(format!(
+                        "the controller describes {GENL_FAMILY_NAME} without an id or an \
+                         {GENL_EVENTS_GROUP} group: {family:?}"
+                    )));
+                }
+                return Ok(Some(family));
+            }
+            NetlinkPayload::Error(error) if error.raw_code() == -libc::ENOENT => {
+                return Err(Error::FamilyNotRegistered {
+                    name: GENL_FAMILY_NAME,
+                });
+            }
+            NetlinkPayload::Error(error) => {
+                return Err(Error::Io {
+                    context: "the controller refused CTRL_CMD_GETFAMILY",
+                    source: std::io::Error::from_raw_os_error(-error.raw_code()),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// What the controller says one attribute of an operation's policy may
+/// hold (`CTRL_CMD_GETPOLICY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrPolicyInfo {
+    /// The attribute type.
+    pub attr: u16,
+    /// Its netlink type (`Binary`, `U32`...).
+    pub kind: String,
+    /// The smallest and largest value, for integers with a range.
+    pub min: Option<i128>,
+    pub max: Option<i128>,
+}
+
+/// Appends a `CTRL_CMD_GETPOLICY` dump request for family `id`.
+pub(crate) fn encode_get_policy(datagram: &mut Vec<u8>, seq: u32, id: u16) {
+    let mut message = GenlMessage::from_payload(GenlCtrl {
+        cmd: GenlCtrlCmd::GetPolicy,
+        nlas: vec![GenlCtrlAttrs::FamilyId(id)],
+    });
+    message.finalize();
+    let mut header = NetlinkHeader::default();
+    header.sequence_number = seq;
+    header.flags = NLM_F_REQUEST | netlink_packet_core::NLM_F_DUMP;
+    let mut message = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
+    message.finalize();
+    let start = datagram.len();
+    datagram.resize(start + align(message.buffer_len()), 0);
+    message.serialize(&mut datagram[start..start + message.buffer_len()]);
+}
+
+/// The parts of a policy dump read so far: each command's doit policy
+/// index, and each policy's attributes.
+#[derive(Debug, Default)]
+pub(crate) struct PolicyDump {
+    pub(crate) ops: BTreeMap<u8, u32>,
+    pub(crate) policies: BTreeMap<u32, Vec<AttrPolicyInfo>>,
+}
+
+impl PolicyDump {
+    /// Adds the parts of one datagram of the dump `seq`; returns whether
+    /// the dump ended.
+    pub(crate) fn add(&mut self, datagram: &[u8], seq: u32) -> Result<bool, Error> {
+        let mut rest = datagram;
+        while !rest.is_empty() {
+            let message = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(rest)
+                .map_err(|error| Error::Decode(format!("policy dump: {error}")))?;
+            let len = message.header.length as usize;
+            rest = rest.get(align(len.max(16))..).unwrap_or_default();
+            if message.header.sequence_number != seq {
+                continue;
+            }
+            match message.payload {
+                NetlinkPayload::Done(_) => return Ok(true),
+                NetlinkPayload::Error(error) => {
+                    return Err(Error::Io {
+                        context: "the controller refused CTRL_CMD_GETPOLICY",
+                        source: std::io::Error::from_raw_os_error(-error.raw_code()),
+                    })
+                }
+                NetlinkPayload::InnerMessage(part) => {
+                    for attribute in part.payload.nlas {
+                        match attribute {
+                            GenlCtrlAttrs::OpPolicy(op) => {
+                                for index in op.policy_idx {
+                                    if let OppolicyIndexAttr::Do(index) = index {
+                                        self.ops.insert(op.cmd, index);
+                                    }
+                                }
+                            }
+                            GenlCtrlAttrs::Policy(policy) => {
+                                let mut info = AttrPolicyInfo {
+                                    attr: policy.attr_policy.index,
+                                    kind: String::new(),
+                                    min: None,
+                                    max: None,
+                                };
+                                for item in policy.attr_policy.policies {
+                                    match item {
+                                        NlPolicyTypeAttrs::Type(kind) => {
+                                            info.kind = format!("{kind:?}")
+                                        }
+                                        NlPolicyTypeAttrs::MinValueSigned(v) => {
+                                            info.min = Some(v.into())
+                                        }
+                                        NlPolicyTypeAttrs::MaxValueSigned(v) => {
+                                            info.max = Some(v.into())
+                                        }
+                                        NlPolicyTypeAttrs::MinValueUnsigned(v) => {
+                                            info.min = Some(v.into())
+                                        }
+                                        NlPolicyTypeAttrs::MaxValueUnsigned(v) => {
+                                            info.max = Some(v.into())
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                self.policies
+                                    .entry(policy.index.into())
+                                    .or_default()
+                                    .push(info);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// A typed request's attributes behind a generic netlink header.
+pub(crate) struct GenlPayload<I> {
+    pub(crate) family: u16,
+    pub(crate) cmd: u8,
+    pub(crate) version: u8,
+    pub(crate) attributes: I,
+}
+
+impl<I: netlink_packet_core::NetlinkSerializable> netlink_packet_core::NetlinkSerializable
+    for GenlPayload<I>
+{
+    fn message_type(&self) -> u16 {
+        self.family
+    }
+
+    fn buffer_len(&self) -> usize {
+        GENL_HEADER_LEN + self.attributes.buffer_len()
+    }
+
+    fn serialize(&self, buffer: &mut [u8]) {
+        buffer[0] = self.cmd;
+        buffer[1] = self.version;
+        buffer[2..4].fill(0);
+        self.attributes.serialize(&mut buffer[GENL_HEADER_LEN..]);
+    }
+}
+
+/// Appends `payload` as a message with `seq` and `flags`.
+pub(crate) fn encode_genl<I: netlink_packet_core::NetlinkSerializable>(
+    datagram: &mut Vec<u8>,
+    seq: u32,
+    flags: u16,
+    payload: GenlPayload<I>,
+) {
+    encode_inner(datagram, seq, flags, payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_map_both_ways() {
+        for kind in [MSG_ECHO, MSG_BROADCAST, MSG_GET_STATS, MSG_EVENT, 0x1f] {
+            assert_eq!(kind_of(command_of(kind)), kind);
+        }
+        assert_eq!(command_of(MSG_ECHO), GENL_CMD_ECHO);
+    }
+
+    #[test]
+    fn get_family_request_layout() {
+        let mut datagram = Vec::new();
+        encode_get_family(&mut datagram, 9, "nltest");
+        // header, genl header (CTRL_CMD_GETFAMILY 3), CTRL_ATTR_FAMILY_NAME
+        // "nltest\0" (4 + 7, padded to 12)
+        assert_eq!(datagram.len(), 16 + 4 + 12);
+        assert_eq!(u16::from_ne_bytes([datagram[4], datagram[5]]), 0x10);
+        assert_eq!(datagram[16], 3);
+        assert_eq!(&datagram[24..31], b"nltest\0");
+    }
+}
