@@ -2,7 +2,8 @@
 # `make bench`: boots the test kernel once with the Rust module (unit 17) and
 # the C reference module (unit 18) loaded side by side, and runs
 # `nltest bench` against both in alternation, with the minimal C client as a
-# second reference. Extra arguments go to `nltest bench` (e.g. --json).
+# second reference; then the typed service on the unit against the same
+# through the generic netlink family. Extra arguments go to `nltest bench` (e.g. --json).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -22,4 +23,6 @@ echo ">> under QEMU's TCG emulation absolute figures are not hardware figures; t
 # under TCG one emulated CPU is one host thread, steadier on a busy host.
 KDIR=$kdir qemu/run --cpus 1 --timeout 3000 --add build/c-reference/nltest_ref.ko -- \
     sh -c "insmod /added/nltest_ref.ko unit=$c_unit && \
-           nltest bench --baseline-unit $c_unit --rounds $rounds --reference-client /bin/raw-client $*"
+           nltest bench --baseline-unit $c_unit --rounds $rounds --reference-client /bin/raw-client $* && \
+           echo && echo 'the typed service on the unit and through the generic netlink family:' && \
+           nltest bench --protocols typed,genl --rounds $rounds $*"
