@@ -11,6 +11,7 @@ packages=(
     xz-utils python3
     qemu-system-x86 busybox-static                  # the guest and its userland
     iproute2 strace                                 # host programs shared into the guest
+    python3-yaml                                    # the kernel's YNL client (tools/net/ynl)
 )
 
 sudo_if_needed() {

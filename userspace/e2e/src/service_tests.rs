@@ -33,6 +33,10 @@ macro_rules! on_both_transports {
             ),
             ("genl_ctrl_shows_the_family", genl_ctrl_shows_the_family),
             (
+                "genl_kernel_ynl_client_echoes_by_name",
+                genl_kernel_ynl_client_echoes_by_name,
+            ),
+            (
                 "genl_family_declares_ops_policies_and_permissions",
                 genl_family_declares_ops_policies_and_permissions,
             ),
@@ -785,6 +789,47 @@ fn genl_ctrl_shows_the_family() -> Result<()> {
         output.contains(&format!("ID: {:#x}", family.id)),
         "family id {:#x} not in:\n{output}",
         family.id
+    );
+    Ok(())
+}
+
+/// A generic netlink client written elsewhere, the kernel's own YNL CLI
+/// (tools/net/ynl/cli.py), finds the family by name and echoes through it,
+/// given a spec generated from the protocol's definitions.
+fn genl_kernel_ynl_client_echoes_by_name() -> Result<()> {
+    let (kdir, top) = match (std::env::var("NLTEST_KDIR"), std::env::var("NLTEST_TOP")) {
+        (Ok(kdir), Ok(top)) => (kdir, top),
+        _ => bail!("NLTEST_KDIR and NLTEST_TOP are unset: run the suite through qemu/run"),
+    };
+    let spec = "/tmp/nltest.yaml";
+    let script = format!("{top}/scripts/ynl-spec.sh");
+    let (ok, output) = run("bash", &[&script, spec], LIMIT)?;
+    ensure!(ok, "{script}: {output}");
+    let cli = format!("{kdir}/tools/net/ynl/cli.py");
+    let data = b"echoed through ynl";
+    let hex: String = data.iter().map(|byte| format!("{byte:02x}")).collect();
+    let request = format!("{{\"data\": \"{hex}\"}}");
+    let (ok, output) = run(
+        "python3",
+        &[
+            &cli,
+            "--spec",
+            spec,
+            "--no-schema",
+            "--do",
+            "echo",
+            "--json",
+            &request,
+            "--output-json",
+        ],
+        LIMIT,
+    )?;
+    ensure!(ok, "{cli} --do echo: {output}");
+    let reply: serde_json::Value = serde_json::from_str(output.trim())
+        .with_context(|| format!("not the JSON of a reply: {output}"))?;
+    ensure!(
+        reply["data"] == hex.as_str(),
+        "sent DATA {hex}, the reply is {reply}"
     );
     Ok(())
 }
