@@ -92,22 +92,7 @@ impl Generator {
             return;
         }
         let start = out.len();
-        let request = match self.rng.gen_range(0..4) {
-            0 => Request::Echo {
-                data: self.bytes(256),
-            },
-            1 => Request::Broadcast {
-                group: self.rng.gen_range(0..=GROUP_COUNT + 1),
-                data: self.bytes(64),
-            },
-            2 => Request::GetStats {
-                dump: self.rng.gen(),
-            },
-            _ => Request::Custom {
-                kind: self.kind(),
-                attributes: vec![],
-            },
-        };
+        let request = self.request();
         let ack = self.rng.gen();
         encode_request(out, seq, ack, &request).expect("small attributes always fit");
         // More attributes, of any kind.
@@ -147,26 +132,31 @@ impl Generator {
     /// messages of the family, framed right (so that nothing reaches another
     /// family), with any command, version, reserved bytes, flags and
     /// attributes, well-formed or not.
+    /// A typed request of any command, some of them invalid.
+    fn request(&mut self) -> Request {
+        match self.rng.gen_range(0..4) {
+            0 => Request::Echo {
+                data: self.bytes(256),
+            },
+            1 => Request::Broadcast {
+                group: self.rng.gen_range(0..=GROUP_COUNT + 1),
+                data: self.bytes(64),
+            },
+            2 => Request::GetStats {
+                dump: self.rng.gen(),
+            },
+            _ => Request::Custom {
+                kind: self.kind(),
+                attributes: vec![],
+            },
+        }
+    }
+
     pub fn genl_datagram(&mut self, family: &GenlFamily) -> Vec<u8> {
         let mut out = Vec::new();
         for _ in 0..self.rng.gen_range(1..=4) {
             let start = out.len();
-            let request = match self.rng.gen_range(0..4) {
-                0 => Request::Echo {
-                    data: self.bytes(256),
-                },
-                1 => Request::Broadcast {
-                    group: self.rng.gen_range(0..=GROUP_COUNT + 1),
-                    data: self.bytes(64),
-                },
-                2 => Request::GetStats {
-                    dump: self.rng.gen(),
-                },
-                _ => Request::Custom {
-                    kind: self.kind(),
-                    attributes: vec![],
-                },
-            };
+            let request = self.request();
             encode_genl_request(&mut out, self.rng.gen(), self.rng.gen(), &request, family)
                 .expect("small attributes always fit");
             // Any flags, sometimes; any version and reserved bytes, sometimes.

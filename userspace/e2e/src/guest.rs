@@ -73,6 +73,18 @@ pub fn dmesg() -> Result<String> {
 }
 
 /// Kernel log lines that mean the kernel found a bug.
+/// Fails, quoting them, when the kernel log holds reports.
+pub fn ensure_kernel_log_clean() -> Result<()> {
+    let log = dmesg()?;
+    let complaints = kernel_complaints(&log);
+    ensure!(
+        complaints.is_empty(),
+        "kernel log:\n{}",
+        complaints.join("\n")
+    );
+    Ok(())
+}
+
 pub fn kernel_complaints(log: &str) -> Vec<&str> {
     // The same signs scripts/check-console.sh looks for: the headers of
     // reports, not words ("kmemleak: ... leak detector initialized" is fine).

@@ -951,10 +951,5 @@ fn genl_rmmod_with_listeners_attached() -> Result<()> {
     let mut listener = EchoSocket::listen_genl()?;
     EchoSocket::connect_genl()?.request(&echo(b"after reload"), false)?;
     ensure!(listener.recv_broadcasts()?.len() == 1);
-    let complaints: Vec<String> = guest::kernel_complaints(&guest::dmesg()?)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    ensure!(complaints.is_empty(), "kernel log: {complaints:?}");
-    Ok(())
+    guest::ensure_kernel_log_clean()
 }

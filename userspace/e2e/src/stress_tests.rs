@@ -339,12 +339,7 @@ fn genl_rmmod_insmod_50_times_under_load() -> Result<()> {
         &mut EchoSocket::connect_genl()?,
         b"after the cycles".to_vec(),
     )?;
-    let complaints: Vec<String> = guest::kernel_complaints(&guest::dmesg()?)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    ensure!(complaints.is_empty(), "kernel log: {complaints:?}");
-    Ok(())
+    guest::ensure_kernel_log_clean()
 }
 
 /// Fault injection through debugfs, for the calling thread only

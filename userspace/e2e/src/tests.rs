@@ -544,12 +544,5 @@ fn rmmod_while_clients_send() -> Result<()> {
 }
 
 fn kernel_log_is_clean() -> Result<()> {
-    let log = guest::dmesg()?;
-    let complaints = guest::kernel_complaints(&log);
-    ensure!(
-        complaints.is_empty(),
-        "kernel log:\n{}",
-        complaints.join("\n")
-    );
-    Ok(())
+    guest::ensure_kernel_log_clean()
 }
