@@ -114,8 +114,11 @@ impl<'a> Request<'a> {
         Ok(unsafe { Attributes::parsed(table.as_ptr(), POLICY_LEN) })
     }
 
-    /// Sets the extended ack message sent with the error.
+    /// Sets the extended ack message sent with the error, like
+    /// `NL_SET_ERR_MSG`: the `netlink:netlink_extack` trace event sees it too.
     pub(crate) fn set_error_message(&self, message: &'static CStr) {
+        // SAFETY: the message is a valid C string; the tracepoint copies it.
+        unsafe { bindings::do_trace_netlink_extack(message.as_char_ptr()) };
         // SAFETY: `extack` is valid by the type invariant; the message is
         // static, as `_msg` requires.
         unsafe { (*self.extack)._msg = message.as_char_ptr() };
@@ -141,6 +144,9 @@ impl<'a> Request<'a> {
         };
         let _ = writer.write_fmt(args);
         extack._msg = extack._msg_buf.as_ptr();
+        // SAFETY: `_msg_buf` holds a NUL-terminated message (the writer keeps
+        // its last byte 0); the tracepoint copies it.
+        unsafe { bindings::do_trace_netlink_extack(extack._msg) };
     }
 
     /// A message of type `kind` (on this request's transport) with the
