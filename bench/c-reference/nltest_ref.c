@@ -19,8 +19,11 @@
  * - the typed ECHO request: a reply carrying the DATA attribute, an EVENT on
  *   ECHO_GROUP, acks and extended errors through netlink_rcv_skb().
  *
- * What it leaves out: BROADCAST and GET_STATS (answered with -EOPNOTSUPP),
- * counters, the listener count, and network namespaces other than init_net.
+ * It keeps the Rust module's counters of requests, echoes, bytes, errors and
+ * drops (atomic, as there), so that both do the same work per message, but
+ * has no GET_STATS to read them. What it leaves out: BROADCAST and GET_STATS
+ * (answered with -EOPNOTSUPP), the listener count, and network namespaces
+ * other than init_net.
  *
  * The protocol's numbers come from nltest_protocol.h, which Kbuild generates
  * from userspace/protocol/src/definitions.rs, the Rust module's source too:
@@ -56,6 +59,31 @@ MODULE_PARM_DESC(nonroot_listen,
 		 "let sockets without CAP_NET_ADMIN join the multicast groups (default: no)");
 
 static struct sock *nltest_ref_sock;
+
+/* The Rust module's counters, without GET_STATS: the same work per message. */
+static struct {
+	atomic64_t requests, echoes, bytes, errors, dropped;
+} nltest_ref_counters;
+
+/**
+ * nltest_ref_count_echo() - count an echo sent, or lost
+ * @err: what nlmsg_unicast() returned
+ * @len: payload bytes echoed
+ *
+ * As the Rust module counts: -EAGAIN (the receiver's queue was full) is a
+ * drop, any other error an error.
+ */
+static void nltest_ref_count_echo(int err, unsigned int len)
+{
+	if (!err) {
+		atomic64_inc(&nltest_ref_counters.echoes);
+		atomic64_add(len, &nltest_ref_counters.bytes);
+	} else if (err == -EAGAIN) {
+		atomic64_inc(&nltest_ref_counters.dropped);
+	} else {
+		atomic64_inc(&nltest_ref_counters.errors);
+	}
+}
 
 /* ECHO takes DATA only; strict parsing rejects any other attribute. */
 static const struct nla_policy nltest_ref_echo_policy[NLTEST_ATTR_MAX + 1] = {
@@ -125,8 +153,7 @@ static void nltest_ref_raw_echo(struct sock *sk, u32 portid,
 	struct sk_buff *skb;
 
 	skb = nltest_ref_copy(nlh->nlmsg_type, nlh->nlmsg_seq, nlmsg_data(nlh), len);
-	if (skb)
-		nlmsg_unicast(sk, skb, portid);
+	nltest_ref_count_echo(skb ? nlmsg_unicast(sk, skb, portid) : -ENOMEM, len);
 
 	if (!netlink_has_listeners(sk, NLTEST_ECHO_GROUP))
 		return;
@@ -149,6 +176,7 @@ static void nltest_ref_bad_length(struct sock *sk, u32 portid,
 	struct nlmsgerr err = { .error = -EINVAL };
 	struct sk_buff *skb;
 
+	atomic64_inc(&nltest_ref_counters.errors);
 	memcpy(&err.msg, nlh, sizeof(err.msg));
 	skb = nltest_ref_copy(NLMSG_ERROR, nlh->nlmsg_seq, &err, sizeof(err));
 	if (skb)
@@ -237,7 +265,7 @@ static int nltest_ref_echo(struct sk_buff *skb, struct nlmsghdr *nlh,
 		return -EMSGSIZE;
 	}
 	nlmsg_end(reply, hdr);
-	nlmsg_unicast(sk, reply, NETLINK_CB(skb).portid);
+	nltest_ref_count_echo(nlmsg_unicast(sk, reply, NETLINK_CB(skb).portid), len);
 
 	if (!netlink_has_listeners(sk, NLTEST_ECHO_GROUP))
 		return 0;
@@ -260,17 +288,26 @@ static int nltest_ref_echo(struct sk_buff *skb, struct nlmsghdr *nlh,
 static int nltest_ref_request(struct sk_buff *skb, struct nlmsghdr *nlh,
 			      struct netlink_ext_ack *extack)
 {
+	int err;
+
+	atomic64_inc(&nltest_ref_counters.requests);
 	switch (nlh->nlmsg_type) {
 	case NLTEST_MSG_ECHO:
-		return nltest_ref_echo(skb, nlh, extack);
+		err = nltest_ref_echo(skb, nlh, extack);
+		break;
 	case NLTEST_MSG_BROADCAST:
 	case NLTEST_MSG_GET_STATS:
 		NL_SET_ERR_MSG(extack, "not implemented by the C reference module");
-		return -EOPNOTSUPP;
+		err = -EOPNOTSUPP;
+		break;
 	default:
 		NL_SET_ERR_MSG(extack, "unknown command");
-		return -EOPNOTSUPP;
+		err = -EOPNOTSUPP;
+		break;
 	}
+	if (err)
+		atomic64_inc(&nltest_ref_counters.errors);
+	return err;
 }
 
 /**
