@@ -8,6 +8,7 @@
 #                   debug kernel (KASAN, kmemleak, lockdep)
 #   make fuzz       a longer fuzzing campaign on the debug kernel
 #   make bench      the Rust module against the C reference module, in QEMU
+#   make profile    instructions per echo by kernel function, both modules
 #   make rust-analyzer   write rust-project.json for editors
 #
 # Kbuild (not this file) describes the module; `make -C $KDIR M=$PWD LLVM=1`
@@ -15,7 +16,7 @@
 
 TEST_KERNEL_CONFIG := qemu/kernel.config
 
-.PHONY: module run test test-debug fuzz bench kernel toolchain userspace rust-analyzer fmt clean help
+.PHONY: module run test test-debug fuzz bench profile kernel toolchain userspace rust-analyzer fmt clean help
 
 module:
 	scripts/build-module.sh $(KDIR)
@@ -38,6 +39,10 @@ fuzz:
 # Rounds of the Rust / C alternation: make bench BENCH_ROUNDS=9
 bench:
 	scripts/bench.sh
+
+# Which case: make profile PROFILE_ARGS="raw 16 64" (protocol, size, batch)
+profile:
+	scripts/profile.sh $(PROFILE_ARGS)
 
 toolchain:
 	scripts/install-toolchain.sh

@@ -6,12 +6,15 @@
  * Sends COUNT raw messages (type 0, no flags, as the seed's C examples do)
  * of SIZE payload bytes to the module on protocol unit UNIT, BATCH messages
  * per sendmsg(), waits for the echoes of each batch and checks every one
- * (type, sequence number, length, payload). Prints the rate on one line, or
+ * (type, sequence number, length, payload), reading the echoes of a batch
+ * with recvmmsg() (one recv() when the batch is one message), as nltest
+ * bench does. Prints the rate on one line, or
  * with --json a JSON object:
  *   {"unit", "size", "count", "batch", "seconds", "echoes_per_second"}
  *
  * usage: raw-client [--unit N] [--size BYTES] [--count N] [--batch N] [--json]
  */
+#define _GNU_SOURCE /* recvmmsg() */
 #include <errno.h>
 #include <linux/netlink.h>
 #include <stdarg.h>
@@ -84,6 +87,33 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Fails unless the datagram in SLOT, read into REPLY, is the echo of request WANT. */
+static void check_echo(const unsigned char *reply, const struct mmsghdr *slot, uint32_t want,
+		       unsigned long size, const unsigned char *request)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)reply;
+	size_t got = slot->msg_len;
+
+	if (slot->msg_hdr.msg_flags & MSG_TRUNC)
+		fail("the echo of message %u does not fit its buffer", want);
+	if (got < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > got)
+		fail("malformed reply of %zu bytes", got);
+	if (nlh->nlmsg_type == NLMSG_ERROR &&
+	    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+		fail("message %u answered with error %d (%s)", nlh->nlmsg_seq,
+		     ((const struct nlmsgerr *)NLMSG_DATA(nlh))->error,
+		     strerror(-((const struct nlmsgerr *)NLMSG_DATA(nlh))->error));
+	if (nlh->nlmsg_seq != want)
+		fail("expected the echo of message %u, got seq %u (type %u)", want,
+		     nlh->nlmsg_seq, nlh->nlmsg_type);
+	if (nlh->nlmsg_type != 0 || nlh->nlmsg_pid != 0 || nlh->nlmsg_len != NLMSG_LENGTH(size))
+		fail("echo of message %u: type %u, pid %u, length %u; expected type 0, pid 0, length %u",
+		     want, nlh->nlmsg_type, nlh->nlmsg_pid, nlh->nlmsg_len,
+		     (unsigned int)NLMSG_LENGTH(size));
+	if (memcmp(NLMSG_DATA(nlh), NLMSG_DATA(request), size))
+		fail("echo of message %u: the payload differs from what was sent", want);
+}
+
 int main(int argc, char *argv[])
 {
 	unsigned long unit = DEFAULT_UNIT, size = 16, count = 10000, batch = 1;
@@ -91,7 +121,9 @@ int main(int argc, char *argv[])
 	struct sockaddr_nl self = { .nl_family = AF_NETLINK };
 	struct timeval timeout = { .tv_sec = TIMEOUT_SECONDS };
 	size_t message_space, receive_size;
-	unsigned char *request, *reply;
+	unsigned char *request, *replies;
+	struct mmsghdr *slots;
+	struct iovec *slot_iovecs;
 	unsigned long sent = 0;
 	uint32_t seq = 0;
 	double start, seconds;
@@ -133,10 +165,23 @@ int main(int argc, char *argv[])
 	/* The batch, built once; only the sequence numbers change. */
 	message_space = NLMSG_SPACE(size);
 	request = calloc(batch, message_space);
+	/* One buffer per message of a batch, read with one recvmmsg() (one
+	 * recv() when the batch is one message), as nltest bench reads them.
+	 */
 	receive_size = message_space > RECEIVE_BUFFER ? message_space : RECEIVE_BUFFER;
-	reply = malloc(receive_size);
-	if (!request || !reply)
+	if (batch > 1)
+		receive_size = message_space;
+	replies = malloc(batch * receive_size);
+	slots = calloc(batch, sizeof(*slots));
+	slot_iovecs = calloc(batch, sizeof(*slot_iovecs));
+	if (!request || !replies || !slots || !slot_iovecs)
 		fail("out of memory");
+	for (i = 0; (unsigned long)i < batch; i++) {
+		slot_iovecs[i].iov_base = replies + i * receive_size;
+		slot_iovecs[i].iov_len = receive_size;
+		slots[i].msg_hdr.msg_iov = &slot_iovecs[i];
+		slots[i].msg_hdr.msg_iovlen = 1;
+	}
 	for (i = 0; (unsigned long)i < batch; i++) {
 		struct nlmsghdr *nlh = (struct nlmsghdr *)(request + i * message_space);
 		unsigned char *payload = NLMSG_DATA(nlh);
@@ -170,43 +215,32 @@ int main(int argc, char *argv[])
 				     n, n * message_space);
 			fail("sendmsg: %s", strerror(errno));
 		}
-		for (k = 0; k < n; k++) {
-			uint32_t want = seq + 1 + (uint32_t)k;
-			struct nlmsghdr *nlh = (struct nlmsghdr *)reply;
-			ssize_t got;
+		for (k = 0; k < n;) {
+			int got, j;
 
-			do
-				got = recv(fd, reply, receive_size, MSG_TRUNC);
-			while (got < 0 && errno == EINTR);
+			if (n == 1) {
+				ssize_t len = recv(fd, replies, receive_size, MSG_TRUNC);
+
+				got = len < 0 ? -1 : 1;
+				slots[0].msg_len = len < 0 ? 0 : (unsigned int)len;
+				slots[0].msg_hdr.msg_flags = len > (ssize_t)receive_size ? MSG_TRUNC : 0;
+			} else {
+				got = recvmmsg(fd, slots, (unsigned int)n, MSG_WAITFORONE, NULL);
+			}
+
 			if (got < 0) {
+				if (errno == EINTR)
+					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					fail("no echo of message %u within %d s: is a module on netlink unit %lu?",
-					     want, TIMEOUT_SECONDS, unit);
+					     seq + 1 + (uint32_t)k, TIMEOUT_SECONDS, unit);
 				if (errno == ENOBUFS)
 					fail("echoes lost: the receive queue overflowed (ENOBUFS); lower --batch or --size");
-				fail("recv: %s", strerror(errno));
+				fail("recvmmsg: %s", strerror(errno));
 			}
-			if ((size_t)got > receive_size)
-				fail("a reply of %zd bytes does not fit the %zu-byte buffer", got,
-				     receive_size);
-			if ((size_t)got < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN ||
-			    nlh->nlmsg_len > (size_t)got)
-				fail("malformed reply of %zd bytes", got);
-			if (nlh->nlmsg_type == NLMSG_ERROR &&
-			    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-				fail("message %u answered with error %d (%s)", nlh->nlmsg_seq,
-				     ((struct nlmsgerr *)NLMSG_DATA(nlh))->error,
-				     strerror(-((struct nlmsgerr *)NLMSG_DATA(nlh))->error));
-			if (nlh->nlmsg_seq != want)
-				fail("expected the echo of message %u, got seq %u (type %u)", want,
-				     nlh->nlmsg_seq, nlh->nlmsg_type);
-			if (nlh->nlmsg_type != 0 || nlh->nlmsg_pid != 0 ||
-			    nlh->nlmsg_len != NLMSG_LENGTH(size))
-				fail("echo of message %u: type %u, pid %u, length %u; expected type 0, pid 0, length %u",
-				     want, nlh->nlmsg_type, nlh->nlmsg_pid, nlh->nlmsg_len,
-				     (unsigned int)NLMSG_LENGTH(size));
-			if (memcmp(NLMSG_DATA(nlh), NLMSG_DATA(request), size))
-				fail("echo of message %u: the payload differs from what was sent", want);
+			for (j = 0; j < got; j++, k++)
+				check_echo(replies + j * receive_size, &slots[j], seq + 1 + (uint32_t)k,
+					   size, request);
 		}
 		seq += n;
 		sent += n;
@@ -221,6 +255,8 @@ int main(int argc, char *argv[])
 		       unit, size, count, batch, count / seconds, seconds);
 	close(fd);
 	free(request);
-	free(reply);
+	free(replies);
+	free(slots);
+	free(slot_iovecs);
 	return 0;
 }

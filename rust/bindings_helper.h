@@ -15,16 +15,6 @@
 #include "params.h"
 
 /* What C reaches through a macro or an anonymous union, as functions. */
-static inline struct sock *nltest_skb_sock(const struct sk_buff *skb)
-{
-	return skb->sk;
-}
-
-static inline u32 nltest_skb_sender_portid(const struct sk_buff *skb)
-{
-	return NETLINK_CB(skb).portid;
-}
-
 static inline struct net *nltest_sock_net(const struct sock *sk)
 {
 	return sock_net(sk);

@@ -59,6 +59,7 @@ struct Counters {
 // SAFETY: atomics are valid all-zero.
 unsafe impl Zeroable for Counters {}
 
+#[inline]
 fn add(counter: &AtomicU64, value: u64) {
     counter.fetch_add(value, Ordering::Relaxed);
 }
@@ -86,6 +87,7 @@ impl Counters {
         ))
     }
 
+    #[inline]
     fn count_send(&self, counter: &AtomicU64, bytes: usize, result: Result) {
         match result {
             Ok(()) => {
@@ -227,6 +229,7 @@ impl Service for NlTestService {
 }
 
 /// The `DATA` attribute of a request, within the `max_payload` limit.
+#[inline]
 fn data<'a>(request: &Request<'a>, attributes: &Attributes<'a>) -> Result<&'a [u8]> {
     let Some(attr) = attributes.get(ATTR_DATA) else {
         request.set_error_message(c_str!("missing DATA attribute"));

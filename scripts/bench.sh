@@ -18,10 +18,19 @@ scripts/build-userspace.sh
 scripts/build-bench.sh
 
 echo ">> benchmark: Rust module (unit 17) and C reference module (unit $c_unit), $rounds rounds, A B A B" >&2
-echo ">> under QEMU's TCG emulation absolute figures are not hardware figures; the ratios are what count" >&2
+# By default the guest's clock counts instructions (QEMU -icount): the
+# figures are instructions per echo, the same from run to run whatever the
+# host does; BENCH_ICOUNT=0 measures emulated time instead, noisy on a busy host.
+clock=(--icount)
+if [ "${BENCH_ICOUNT:-1}" = 0 ]; then
+    clock=()
+    echo ">> under QEMU's TCG emulation absolute figures are not hardware figures; the ratios are what count" >&2
+else
+    echo ">> guest clock: one nanosecond per guest instruction (QEMU -icount): figures count instructions, not hardware time; the ratios are what count" >&2
+fi
 # One guest CPU: nothing else in the guest competes with the benchmark, and
 # under TCG one emulated CPU is one host thread, steadier on a busy host.
-KDIR=$kdir qemu/run --cpus 1 --timeout 3000 --add build/c-reference/nltest_ref.ko -- \
+KDIR=$kdir qemu/run "${clock[@]}" --cpus 1 --timeout 3000 --add build/c-reference/nltest_ref.ko -- \
     sh -c "insmod /added/nltest_ref.ko unit=$c_unit && \
            nltest bench --baseline-unit $c_unit --rounds $rounds --reference-client /bin/raw-client $* && \
            echo && echo 'the typed service on the unit and through the generic netlink family:' && \

@@ -7,7 +7,10 @@ use core::marker::PhantomData;
 
 /// Room of every policy and attribute table: attribute types 0 to
 /// `POLICY_LEN - 1`.
-pub(crate) const POLICY_LEN: usize = 16;
+pub(crate) const POLICY_LEN: usize = 8;
+
+/// Size of an attribute's header, aligned (`NLA_HDRLEN`).
+const ATTR_HEADER_LEN: usize = (core::mem::size_of::<bindings::nlattr>() + 3) & !3;
 
 /// What one attribute may hold.
 #[derive(Clone, Copy)]
@@ -131,13 +134,17 @@ pub(crate) struct Attr<'a> {
 }
 
 impl<'a> Attr<'a> {
-    /// The attribute's payload.
+    /// The attribute's payload (`nla_data`, `nla_len`, read here rather
+    /// than through out-of-line wrappers of the C inlines: this is the hot
+    /// path of every typed request).
+    #[inline]
     pub(crate) fn bytes(self) -> &'a [u8] {
-        // SAFETY: `__nla_parse` checked that the attribute and its payload
-        // lie within the request, which outlives `'a`.
+        // SAFETY: `__nla_parse` checked that the attribute, whose length
+        // includes its header, and its payload lie within the request, which
+        // outlives `'a`.
         unsafe {
-            let len = bindings::nla_len(self.ptr) as usize;
-            core::slice::from_raw_parts(bindings::nla_data(self.ptr).cast::<u8>(), len)
+            let len = usize::from((*self.ptr).nla_len).saturating_sub(ATTR_HEADER_LEN);
+            core::slice::from_raw_parts(self.ptr.cast::<u8>().add(ATTR_HEADER_LEN), len)
         }
     }
 
@@ -162,9 +169,29 @@ pub(crate) struct Attributes<'a> {
 }
 
 impl<'a> Attributes<'a> {
-    /// A table for [`Attributes::parsed`] to fill.
-    pub(super) fn empty_table() -> [*mut bindings::nlattr; POLICY_LEN] {
-        [core::ptr::null_mut(); POLICY_LEN]
+    /// No attributes.
+    fn empty() -> Self {
+        // INVARIANT: every entry is null.
+        Self {
+            table: [core::ptr::null_mut(); POLICY_LEN],
+            _request: PhantomData,
+        }
+    }
+
+    /// The attributes `parse` writes into a table of `POLICY_LEN` entries,
+    /// all null until then; what it returns is returned.
+    ///
+    /// # Safety
+    ///
+    /// When `parse` succeeds, the entries must be null or attributes that
+    /// `__nla_parse` checked, inside a request that lives for `'a`.
+    pub(super) unsafe fn parse_with(
+        parse: impl FnOnce(*mut *mut bindings::nlattr) -> kernel::error::Result,
+    ) -> kernel::error::Result<Self> {
+        let mut this = Self::empty();
+        parse(this.table.as_mut_ptr())?;
+        // INVARIANT: the caller guarantees what `parse` wrote.
+        Ok(this)
     }
 
     /// The attributes of a parse result: the first `len` entries of `table`
@@ -175,10 +202,7 @@ impl<'a> Attributes<'a> {
     /// `table` must be null or point to `len` entries, each null or an
     /// attribute `__nla_parse` checked, inside a request that lives for `'a`.
     pub(super) unsafe fn parsed(table: *const *mut bindings::nlattr, len: usize) -> Self {
-        let mut this = Self {
-            table: Self::empty_table(),
-            _request: PhantomData,
-        };
+        let mut this = Self::empty();
         if !table.is_null() {
             // SAFETY: the caller guarantees `len` readable entries.
             let entries = unsafe { core::slice::from_raw_parts(table, len) };
@@ -191,6 +215,7 @@ impl<'a> Attributes<'a> {
     }
 
     /// The attribute of type `attr`, if the request has it.
+    #[inline]
     pub(crate) fn get(&self, attr: u16) -> Option<Attr<'a>> {
         let ptr = *self.table.get(usize::from(attr))?;
         (!ptr.is_null()).then_some(Attr {

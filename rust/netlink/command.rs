@@ -38,6 +38,7 @@ pub(crate) struct Command<S: Service + ?Sized> {
 }
 
 /// The command of `S` whose type on the unit is `kind`.
+#[inline]
 pub(super) fn by_unit_kind<S: Service>(kind: u16) -> Option<&'static Command<S>> {
     S::COMMANDS.iter().find(|command| command.kind.unit == kind)
 }
@@ -61,6 +62,7 @@ pub(super) fn serve_unit_request<S: Service>(state: &S::State, request: &Request
     result
 }
 
+#[inline]
 fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
     let Some(command) = by_unit_kind::<S>(request.unit_kind()) else {
         request.set_error_message(c_str!("unknown command"));

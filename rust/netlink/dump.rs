@@ -4,7 +4,7 @@
 
 use super::command::{by_unit_kind, Command};
 use super::pernet::{state_of, Service};
-use super::skb::MessageWriter;
+use super::skb::{MessageWriter, ReceivedSkb};
 use crate::bindings;
 use core::marker::PhantomData;
 use kernel::{ffi, prelude::*};
@@ -55,7 +55,7 @@ impl DumpWriter<'_> {
         let (portid, seq) = unsafe {
             let cb = &*self.cb;
             (
-                bindings::nltest_skb_sender_portid(cb.skb),
+                ReceivedSkb::from_raw(cb.skb).sender_portid(),
                 (*cb.nlh).nlmsg_seq,
             )
         };
@@ -117,7 +117,7 @@ pub(super) unsafe fn dump_round<S: Service>(
     // the request, sent to a kernel socket (of the unit or of generic
     // netlink) in a network namespace where the service is set up, which
     // lives as long as the reader's socket.
-    let state = unsafe { state_of::<S>(bindings::nltest_skb_sock((*cb).skb)) };
+    let state = unsafe { state_of::<S>((*(*cb).skb).sk) };
     // INVARIANT: the netlink core lends `skb` and `cb` for this call; the
     // caller vouches for `framing`.
     let mut writer = DumpWriter {

@@ -13,9 +13,10 @@ use super::dump::{dump_round, Framing};
 use super::pernet::{state_of, state_of_net, Service};
 use super::request::{Request, Transport};
 use super::skb::{OutMessage, ReceivedSkb};
+use super::to_result;
 use crate::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{error::to_result, ffi, prelude::*, types::Opaque, ThisModule};
+use kernel::{ffi, prelude::*, types::Opaque, ThisModule};
 
 /// Most commands a family can have here.
 const MAX_OPS: usize = 8;
@@ -207,7 +208,7 @@ unsafe extern "C" fn start_callback<S: Service>(cb: *mut bindings::netlink_callb
     // SAFETY: the core passes a valid callback state whose `skb` is the
     // request, sent to the generic netlink socket of a namespace where the
     // service is set up.
-    let state = unsafe { state_of::<S>(bindings::nltest_skb_sock((*cb).skb)) };
+    let state = unsafe { state_of::<S>((*(*cb).skb).sk) };
     S::requested(state);
     0
 }

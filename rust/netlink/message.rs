@@ -33,6 +33,7 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    #[inline]
     fn parse(bytes: &[u8; HEADER_LEN]) -> Self {
         let u32_at = |at: usize| {
             u32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
@@ -86,6 +87,7 @@ pub(crate) struct Messages<'a> {
 }
 
 impl<'a> Messages<'a> {
+    #[inline]
     pub(crate) fn new(datagram: &'a [u8]) -> Self {
         Self { rest: datagram }
     }
@@ -94,6 +96,7 @@ impl<'a> Messages<'a> {
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<Message<'a>, Malformed>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
             return None;

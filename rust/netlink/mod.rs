@@ -34,6 +34,18 @@ pub(crate) use request::Request;
 pub(crate) use skb::{attribute_size, MessageWriter, OutMessage};
 pub(crate) use socket::{Socket, SocketConfig};
 
+/// `kernel::error::to_result`, inlined: it is called on every message sent
+/// and the kernel crate's is an out-of-line call. The error path stays
+/// out of line.
+#[inline]
+pub(crate) fn to_result(errno: kernel::ffi::c_int) -> kernel::error::Result {
+    if errno < 0 {
+        kernel::error::to_result(errno)
+    } else {
+        Ok(())
+    }
+}
+
 /// Error codes that `kernel::error::code` of 6.12 does not declare.
 pub(crate) mod code {
     use crate::bindings;

@@ -3,15 +3,16 @@
 //! Typed requests, from either transport, with their extended
 //! acknowledgement, their replies and the events they publish.
 
-use super::attr::{Attributes, Policy, POLICY_LEN};
+use super::attr::{Attributes, Policy};
 use super::command::Kind;
 use super::genl::GenlInfo;
 use super::message::HEADER_LEN;
 use super::skb::{OutMessage, ReceivedSkb};
 use super::socket::Socket;
+use super::to_result;
 use crate::bindings;
 use core::fmt::Write;
-use kernel::{error::to_result, ffi, prelude::*, str::CStr};
+use kernel::{ffi, prelude::*, str::CStr};
 
 /// Where a request came from, and so how to answer it.
 pub(super) enum Transport<'a> {
@@ -40,29 +41,34 @@ pub(crate) struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// `nlmsg_type` (on the protocol unit: the command).
+    #[inline]
     pub(super) fn unit_kind(&self) -> u16 {
         // SAFETY: `header` is valid by the type invariant.
         unsafe { (*self.header).nlmsg_type }
     }
 
     /// `nlmsg_flags`.
+    #[inline]
     fn flags(&self) -> u16 {
         // SAFETY: `header` is valid by the type invariant.
         unsafe { (*self.header).nlmsg_flags }
     }
 
     /// `nlmsg_seq`.
+    #[inline]
     pub(crate) fn seq(&self) -> u32 {
         // SAFETY: `header` is valid by the type invariant.
         unsafe { (*self.header).nlmsg_seq }
     }
 
     /// Whether the request asks for a dump (`NLM_F_DUMP`).
+    #[inline]
     pub(super) fn is_dump(&self) -> bool {
         u32::from(self.flags()) & bindings::NLM_F_DUMP == bindings::NLM_F_DUMP
     }
 
     /// The sender's port id, from the netlink core.
+    #[inline]
     pub(crate) fn sender_portid(&self) -> u32 {
         self.skb.sender_portid()
     }
@@ -86,32 +92,31 @@ impl<'a> Request<'a> {
     /// The policy is `'static`: the netlink core may read it after the
     /// request callback returned, when it writes the ack.
     pub(super) fn parse(&self, policy: &'static Policy) -> Result<Attributes<'a>> {
-        let mut table = Attributes::empty_table();
         let policy_table = policy.table();
         // SAFETY: `header` is valid and `nlmsg_len >= NLMSG_HDRLEN` (type
         // invariant), so the attributes span `nlmsg_len - NLMSG_HDRLEN` bytes
-        // right after the header, inside the skb. `table` and the policy
-        // have room for `max_attr + 1 <= POLICY_LEN` entries.
-        to_result(unsafe {
-            let head = self
-                .header
-                .cast::<u8>()
-                .add(HEADER_LEN)
-                .cast::<bindings::nlattr>();
-            let len = (*self.header).nlmsg_len as usize - HEADER_LEN;
-            bindings::__nla_parse(
-                table.as_mut_ptr(),
-                policy.max_attr().into(),
-                head,
-                len as i32,
-                policy_table.0.as_ptr(),
-                bindings::NLTEST_VALIDATE_STRICT,
-                self.extack,
-            )
-        })?;
-        // SAFETY: `__nla_parse` filled `table` with checked attributes of the
-        // request, which lives for `'a`.
-        Ok(unsafe { Attributes::parsed(table.as_ptr(), POLICY_LEN) })
+        // right after the header, inside the skb, which lives for `'a`.
+        // `table` and the policy have room for `max_attr + 1 <= POLICY_LEN`
+        // entries; on success `__nla_parse` leaves in them checked attributes.
+        unsafe {
+            Attributes::parse_with(|table| {
+                let head = self
+                    .header
+                    .cast::<u8>()
+                    .add(HEADER_LEN)
+                    .cast::<bindings::nlattr>();
+                let len = (*self.header).nlmsg_len as usize - HEADER_LEN;
+                to_result(bindings::__nla_parse(
+                    table,
+                    policy.max_attr().into(),
+                    head,
+                    len as i32,
+                    policy_table.0.as_ptr(),
+                    bindings::NLTEST_VALIDATE_STRICT,
+                    self.extack,
+                ))
+            })
+        }
     }
 
     /// Sets the extended ack message sent with the error, like
@@ -162,6 +167,7 @@ impl<'a> Request<'a> {
     }
 
     /// A reply: a message of the request's own type.
+    #[inline]
     pub(crate) fn new_reply(&self, payload_len: usize) -> Result<OutMessage> {
         match self.transport {
             Transport::Unit { .. } => {
@@ -172,6 +178,7 @@ impl<'a> Request<'a> {
     }
 
     /// Sends `message` to the sender, without blocking.
+    #[inline]
     pub(crate) fn reply(&self, message: OutMessage) -> Result {
         match self.transport {
             Transport::Unit { socket, .. } => socket.unicast(message, self.sender_portid()),
@@ -188,6 +195,7 @@ impl<'a> Request<'a> {
     }
 
     /// Whether some socket of the request's namespace joined `group`.
+    #[inline]
     pub(crate) fn has_listeners(&self, group: u32) -> bool {
         match self.transport {
             Transport::Unit { socket, .. } => socket.has_listeners(group),

@@ -34,10 +34,18 @@ impl ReceivedSkb {
 
     /// The port id of the socket that sent the datagram (`NETLINK_CB(skb).portid`),
     /// set by the netlink core; unlike `nlmsg_pid`, the sender cannot forge it.
+    #[inline]
     pub(crate) fn sender_portid(&self) -> u32 {
-        // SAFETY: by the type invariant the skb is valid; its control block is
-        // the netlink one as it came through the netlink core.
-        unsafe { bindings::nltest_skb_sender_portid(self.0.get()) }
+        // SAFETY: by the type invariant the skb is valid; its control block,
+        // 8-byte aligned and 48 bytes long, is the netlink one (`NETLINK_CB`)
+        // as it came through the netlink core, which filled it in.
+        unsafe {
+            let control = (*self.0.get())
+                .cb
+                .as_ptr()
+                .cast::<bindings::netlink_skb_parms>();
+            (*control).portid
+        }
     }
 
     /// The sender's uid, in the user namespace of the sending socket.
@@ -60,14 +68,20 @@ impl ReceivedSkb {
 
     /// The datagram's bytes: the linear part of the buffer, which is all of it
     /// for netlink datagrams.
+    #[inline]
     fn data(&self) -> &[u8] {
         let skb = self.0.get();
         // SAFETY: by the type invariant the skb is valid and unmodified while
-        // `self` is borrowed; `data` points to `skb_headlen` readable bytes.
-        unsafe { core::slice::from_raw_parts((*skb).data, bindings::skb_headlen(skb) as usize) }
+        // `self` is borrowed; `data` points to `skb_headlen` (`len -
+        // data_len`) readable bytes.
+        unsafe {
+            let headlen = (*skb).len - (*skb).data_len;
+            core::slice::from_raw_parts((*skb).data, headlen as usize)
+        }
     }
 
     /// The netlink messages of the datagram, in order.
+    #[inline]
     pub(crate) fn messages(&self) -> Messages<'_> {
         Messages::new(self.data())
     }
@@ -88,6 +102,7 @@ impl OutMessage {
     /// Allocates room for a message of `capacity` bytes of payload, and puts
     /// a header (`nlmsg_pid` 0: from the kernel) followed by `payload_len`
     /// bytes. Called in process context: it may sleep.
+    #[inline]
     fn allocate(
         kind: u16,
         flags: u16,
@@ -114,14 +129,16 @@ impl OutMessage {
     }
 
     /// A message with the given header fields and payload bytes.
+    #[inline]
     pub(crate) fn new(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
         let message = Self::allocate(kind, flags, seq, payload.len(), payload.len())?;
         // SAFETY: `nlmsg_put` reserved `payload.len()` bytes right after the
-        // header, which cannot overlap the caller's slice.
+        // header (`nlmsg_data`: `NLMSG_HDRLEN` bytes on), which cannot overlap
+        // the caller's slice.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 payload.as_ptr(),
-                bindings::nlmsg_data(message.header.as_ptr()).cast::<u8>(),
+                message.header.as_ptr().cast::<u8>().add(HEADER_LEN),
                 payload.len(),
             )
         };
@@ -130,6 +147,7 @@ impl OutMessage {
 
     /// A message with no payload yet, with room for `attributes_len` bytes of
     /// attributes, added with the `put_*` methods.
+    #[inline]
     pub(crate) fn with_attributes(
         kind: u16,
         flags: u16,
@@ -188,6 +206,7 @@ impl OutMessage {
     }
 
     /// The message, to append attributes to.
+    #[inline]
     pub(crate) fn writer(&mut self) -> MessageWriter<'_> {
         MessageWriter {
             skb: self.skb.as_ptr(),
@@ -197,6 +216,7 @@ impl OutMessage {
     }
 
     /// Gives up ownership of the skb to a function that consumes it.
+    #[inline]
     pub(super) fn into_raw(self) -> *mut bindings::sk_buff {
         let skb = self.skb.as_ptr();
         core::mem::forget(self);
@@ -232,11 +252,12 @@ pub(crate) struct MessageWriter<'a> {
 impl MessageWriter<'_> {
     /// Appends attribute `attr` with payload `data`; fails with `EMSGSIZE`
     /// when the buffer is full.
+    #[inline]
     pub(crate) fn put_bytes(&mut self, attr: u16, data: &[u8]) -> Result {
         let len = i32::try_from(data.len()).map_err(|_| super::code::emsgsize())?;
         // SAFETY: the skb is valid and ours to write (type invariant);
         // `nla_put` checks its tailroom and copies `len` bytes from `data`.
-        kernel::error::to_result(unsafe {
+        super::to_result(unsafe {
             bindings::nla_put(self.skb, attr.into(), len, data.as_ptr().cast())
         })?;
         // SAFETY: `header` is the skb's last message (type invariant).
@@ -245,11 +266,13 @@ impl MessageWriter<'_> {
     }
 
     /// Appends a u32 attribute.
+    #[inline]
     pub(crate) fn put_u32(&mut self, attr: u16, value: u32) -> Result {
         self.put_bytes(attr, &value.to_ne_bytes())
     }
 
     /// Appends a u64 attribute.
+    #[inline]
     pub(crate) fn put_u64(&mut self, attr: u16, value: u64) -> Result {
         self.put_bytes(attr, &value.to_ne_bytes())
     }

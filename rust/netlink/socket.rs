@@ -7,9 +7,10 @@ use super::message::Message;
 use super::pernet::{state_of, state_of_net, Service};
 use super::request::{Request, Transport};
 use super::skb::{OutMessage, ReceivedSkb};
+use super::to_result;
 use crate::bindings;
 use core::{ops::Deref, ptr::NonNull};
-use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
+use kernel::{ffi, prelude::*, types::Opaque};
 
 /// How the kernel sockets of a service are set up.
 pub(crate) struct SocketConfig {
@@ -46,6 +47,7 @@ impl Socket {
     /// Sends `message` to the socket bound to `portid` without blocking. When
     /// that socket's receive queue is full the message is dropped, the netlink
     /// core reports `ENOBUFS` to that socket, and this returns `EAGAIN`.
+    #[inline]
     pub(crate) fn unicast(&self, message: OutMessage, portid: u32) -> Result {
         // SAFETY: the socket is valid by the type invariant; `nlmsg_unicast`
         // consumes the skb, whose ownership `into_raw` hands over.
@@ -75,6 +77,7 @@ impl Socket {
     }
 
     /// Whether some socket has joined multicast `group`.
+    #[inline]
     pub(crate) fn has_listeners(&self, group: u32) -> bool {
         // SAFETY: the socket is valid by the type invariant.
         unsafe { bindings::netlink_has_listeners(self.0.get(), group) != 0 }
@@ -92,22 +95,24 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     // modify until we return; `skb->sk` is the kernel socket it was sent to
     // (`netlink_unicast_kernel`), which lives at least as long, in a
     // namespace where the service is set up.
-    let (socket, received, state) = unsafe {
-        let sock = bindings::nltest_skb_sock(skb);
-        (
-            Socket::from_raw(sock),
-            ReceivedSkb::from_raw(skb),
-            state_of::<S>(sock),
-        )
+    let (sock, received) = unsafe { ((*skb).sk, ReceivedSkb::from_raw(skb)) };
+    // SAFETY: as above.
+    let socket = unsafe { Socket::from_raw(sock) };
+    // Looked up once, and only for a datagram with raw or malformed
+    // messages: typed requests look it up in `request_callback`.
+    let mut cached_state = None;
+    let mut state = || {
+        // SAFETY: as above.
+        *cached_state.get_or_insert_with(|| unsafe { state_of::<S>(sock) })
     };
     let sender = received.sender_portid();
     // First the messages `netlink_rcv_skb` skips (not requests) and the
     // framing errors it stops at silently...
     for message in received.messages() {
         match message {
-            Ok(message) if is_raw(&message) => S::raw_message(socket, state, sender, &message),
+            Ok(message) if is_raw(&message) => S::raw_message(socket, state(), sender, &message),
             Ok(_) => {}
-            Err(malformed) => S::malformed(socket, state, sender, malformed),
+            Err(malformed) => S::malformed(socket, state(), sender, malformed),
         }
     }
     // ...then the requests, with the kernel's own semantics for acks and
@@ -119,6 +124,7 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
 
 /// Whether a message belongs to the raw protocol: neither a request, which
 /// `netlink_rcv_skb` processes, nor a control message (types 1 to 15).
+#[inline]
 fn is_raw(message: &Message<'_>) -> bool {
     let header = message.header;
     let min_type = bindings::NLMSG_MIN_TYPE as u16;
@@ -144,7 +150,7 @@ unsafe extern "C" fn request_callback<S: Service>(
     // length `netlink_rcv_skb` checked, `extack` the ack it sends after.
     // INVARIANT: see above.
     let (request, state) = unsafe {
-        let sock = bindings::nltest_skb_sock(skb);
+        let sock = (*skb).sk;
         (
             Request {
                 transport: Transport::Unit {

@@ -302,6 +302,11 @@ fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<(), 
 }
 
 /// Buffers for up to `slots` datagrams, read with one `recvmmsg`.
+///
+/// The `recvmmsg` headers are set up once: each points to one iovec, which
+/// points to one slot of `buffers`. The three vectors are never resized, so
+/// their heap memory, and with it every pointer, stays put when the struct
+/// moves.
 struct ReplyBuffers {
     buffers: Vec<u8>,
     slot_len: usize,
@@ -312,12 +317,32 @@ struct ReplyBuffers {
 
 impl ReplyBuffers {
     fn new(slots: usize, slot_len: usize) -> Self {
+        let mut buffers: Vec<u8> = vec![0; slots * slot_len];
+        // From `as_mut_ptr`, which creates no reference to the slots: the
+        // pointers stay valid beside the slices `datagram` lends.
+        let base = buffers.as_mut_ptr();
+        let mut iovecs: Vec<libc::iovec> = (0..slots)
+            .map(|slot| libc::iovec {
+                iov_base: base.wrapping_add(slot * slot_len).cast(),
+                iov_len: slot_len,
+            })
+            .collect();
+        let headers = iovecs
+            .iter_mut()
+            .map(|iovec| {
+                // SAFETY: `mmsghdr` is plain data for which all-zero is valid.
+                let mut header: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                header.msg_hdr.msg_iov = iovec;
+                header.msg_hdr.msg_iovlen = 1;
+                header
+            })
+            .collect();
         Self {
-            buffers: vec![0; slots * slot_len],
+            buffers,
             slot_len,
             lens: vec![0; slots],
-            iovecs: Vec::with_capacity(slots),
-            headers: Vec::with_capacity(slots),
+            iovecs,
+            headers,
         }
     }
 
@@ -329,14 +354,13 @@ impl ReplyBuffers {
     /// One `recv` into the first slot.
     fn recv_one(&mut self, socket: &EchoSocket) -> Result<usize, Error> {
         let fd = socket.as_fd().as_raw_fd();
-        let buffer = &mut self.buffers[..self.slot_len];
-        // SAFETY: `buffer` is valid for writes of `buffer.len()` bytes for
+        // SAFETY: the first slot is valid for writes of `slot_len` bytes for
         // the duration of the call.
         let len = unsafe {
             libc::recv(
                 fd,
-                buffer.as_mut_ptr().cast(),
-                buffer.len(),
+                self.buffers.as_mut_ptr().cast(),
+                self.slot_len,
                 libc::MSG_TRUNC,
             )
         };
@@ -349,24 +373,11 @@ impl ReplyBuffers {
     /// up to the number of slots.
     fn recv_many(&mut self, socket: &EchoSocket) -> Result<usize, Error> {
         let fd = socket.as_fd().as_raw_fd();
-        self.iovecs.clear();
-        self.headers.clear();
-        for chunk in self.buffers.chunks_exact_mut(self.slot_len) {
-            self.iovecs.push(libc::iovec {
-                iov_base: chunk.as_mut_ptr().cast(),
-                iov_len: chunk.len(),
-            });
-        }
-        for iovec in &mut self.iovecs {
-            // SAFETY: `mmsghdr` is plain data for which all-zero is valid.
-            let mut header: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            header.msg_hdr.msg_iov = iovec;
-            header.msg_hdr.msg_iovlen = 1;
-            self.headers.push(header);
-        }
+        debug_assert_eq!(self.iovecs.len(), self.headers.len());
         // SAFETY: every header points to one iovec of `self.iovecs`, which
-        // points to a distinct slot of `self.buffers`; both outlive the call
-        // and are not touched until it returns.
+        // points to a distinct slot of `self.buffers` (see the type's
+        // documentation); both outlive the call and are not touched until
+        // it returns.
         let count = unsafe {
             libc::recvmmsg(
                 fd,
