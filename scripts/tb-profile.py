@@ -63,16 +63,31 @@ def symbols(path, base):
         parts = line.split()
         if len(parts) == 3 and parts[1] in "tTW":
             found.append((base + int(parts[0], 16), parts[2]))
+    rust = [i for i, (_, name) in enumerate(found) if name.startswith("_R")]
+    for i, name in zip(rust, demangle([found[i][1] for i in rust])):
+        found[i] = (found[i][0], name)
     return found
 
 
-def demangle(name):
-    """Rust v0 names, shortened to their last two path elements."""
-    if not name.startswith("_R"):
-        return name
-    words = re.findall(r"\d+([A-Za-z_][A-Za-z0-9_]*)", name)
-    words = [w for w in words if not re.fullmatch(r"Cs[0-9A-Za-z_]+|B\w*", w)]
-    return "rust " + "::".join(words[-2:]) if words else name
+def demangle(names):
+    """Rust names, demangled and shortened: no generic arguments, the last
+    three path elements."""
+    tool = objdump().replace("objdump", "cxxfilt")
+    try:
+        result = subprocess.run([tool], input="\n".join(names), capture_output=True,
+                                text=True, check=True)
+        plain = result.stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        plain = names
+    shortened = []
+    for name in plain:
+        while True:
+            stripped = re.sub(r"::<[^<>]*>|<[^<>]*>", "", name)
+            if stripped == name:
+                break
+            name = stripped
+        shortened.append("::".join(name.split("::")[-3:]))
+    return shortened
 
 
 class Image:
@@ -89,7 +104,7 @@ class Image:
         self.mnemonics = [m for _, m in merged]
         syms = sorted(list(zip(self.symbol_addresses, self.symbol_names)) + symbols(path, base))
         self.symbol_addresses = [a for a, _ in syms]
-        self.symbol_names = [demangle(n) for _, n in syms]
+        self.symbol_names = [n for _, n in syms]
 
     def block_length(self, pc):
         i = bisect.bisect_left(self.addresses, pc)
