@@ -150,3 +150,13 @@ pub fn first_line(child: &mut Child) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&line).into_owned())
 }
+
+/// Waits for every client thread; the first failure, or panic, is the result.
+pub fn join_clients(clients: Vec<std::thread::JoinHandle<Result<()>>>) -> Result<()> {
+    for client in clients {
+        client
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+    }
+    Ok(())
+}

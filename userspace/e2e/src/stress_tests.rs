@@ -74,6 +74,14 @@ fn stats() -> Result<Vec<Stat>> {
     Ok(stats)
 }
 
+/// Who sent it and which one it is: 1 to 64 bytes of the client's number,
+/// then the echo's index.
+fn client_payload(client: u8, i: u64) -> Vec<u8> {
+    let mut data = vec![client; 1 + (i % 64) as usize];
+    data.extend_from_slice(&i.to_ne_bytes());
+    data
+}
+
 fn eight_clients_in_parallel() -> Result<()> {
     let count = echoes_per_client();
     let clients: Vec<_> = (0..8u8)
@@ -83,21 +91,15 @@ fn eight_clients_in_parallel() -> Result<()> {
                 for i in 0..count {
                     // Who sent it and which one it is, in every payload: a
                     // reply of another client or out of order fails `echo`.
-                    let mut data = vec![client; 1 + (i % 64) as usize];
-                    data.extend_from_slice(&i.to_ne_bytes());
                     socket
-                        .echo(raw(data))
+                        .echo(raw(client_payload(client, i)))
                         .with_context(|| format!("client {client}, echo {i}"))?;
                 }
                 Ok(())
             })
         })
         .collect();
-    for client in clients {
-        client
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-    }
+    guest::join_clients(clients)?;
     Ok(())
 }
 
@@ -249,20 +251,14 @@ fn genl_and_unit_clients_share_the_counters_exactly() -> Result<()> {
             thread::spawn(move || -> Result<()> {
                 let mut socket = transport.connect()?;
                 for i in 0..count {
-                    let mut data = vec![client; 1 + (i % 64) as usize];
-                    data.extend_from_slice(&i.to_ne_bytes());
-                    typed_echo(&mut socket, data)
+                    typed_echo(&mut socket, client_payload(client, i))
                         .with_context(|| format!("client {client} ({transport:?}), echo {i}"))?;
                 }
                 Ok(())
             })
         })
         .collect();
-    for client in clients {
-        client
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-    }
+    guest::join_clients(clients)?;
     let after = stats()?;
     let delta = |which| stat(&after, which) - stat(&before, which);
     let echoes = 8 * count;

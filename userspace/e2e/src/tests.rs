@@ -254,11 +254,7 @@ fn two_clients_get_only_their_own_echoes() -> Result<()> {
             })
         })
         .collect();
-    for client in clients {
-        client
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-    }
+    guest::join_clients(clients)?;
     Ok(())
 }
 
