@@ -8,7 +8,8 @@
  * per sendmsg(), waits for the echoes of each batch and checks every one
  * (type, sequence number, length, payload), reading the echoes of a batch
  * with recvmmsg() (one recv() when the batch is one message), as nltest
- * bench does. Prints the rate on one line, or
+ * bench does; the echoes of a batch share datagrams. Prints the rate on one
+ * line, or
  * with --json a JSON object:
  *   {"unit", "size", "count", "batch", "seconds", "echoes_per_second"}
  *
@@ -31,7 +32,8 @@
 /* nltest_ref.ko's default unit; nltest.ko (the Rust module) is on 17. */
 #define DEFAULT_UNIT 18
 #define TIMEOUT_SECONDS 5
-/* Each echo comes in a datagram of its own: room for one, and then some. */
+/* Room for a datagram of echoes (a batch's share a few kilobytes), or for a
+ * large one alone. */
 #define RECEIVE_BUFFER (64 * 1024)
 
 static const char *program = "raw-client";
@@ -87,31 +89,39 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Fails unless the datagram in SLOT, read into REPLY, is the echo of request WANT. */
-static void check_echo(const unsigned char *reply, const struct mmsghdr *slot, uint32_t want,
-		       unsigned long size, const unsigned char *request)
+/*
+ * Fails unless the datagram in SLOT, read into REPLY, holds the echoes of the
+ * requests from *WANT on, in order; advances *WANT past them.
+ */
+static void check_echoes(const unsigned char *reply, const struct mmsghdr *slot, uint32_t *want,
+			 unsigned long size, const unsigned char *request)
 {
 	const struct nlmsghdr *nlh = (const struct nlmsghdr *)reply;
-	size_t got = slot->msg_len;
+	int rest = (int)slot->msg_len;
 
 	if (slot->msg_hdr.msg_flags & MSG_TRUNC)
-		fail("the echo of message %u does not fit its buffer", want);
-	if (got < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > got)
-		fail("malformed reply of %zu bytes", got);
-	if (nlh->nlmsg_type == NLMSG_ERROR &&
-	    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-		fail("message %u answered with error %d (%s)", nlh->nlmsg_seq,
-		     ((const struct nlmsgerr *)NLMSG_DATA(nlh))->error,
-		     strerror(-((const struct nlmsgerr *)NLMSG_DATA(nlh))->error));
-	if (nlh->nlmsg_seq != want)
-		fail("expected the echo of message %u, got seq %u (type %u)", want,
-		     nlh->nlmsg_seq, nlh->nlmsg_type);
-	if (nlh->nlmsg_type != 0 || nlh->nlmsg_pid != 0 || nlh->nlmsg_len != NLMSG_LENGTH(size))
-		fail("echo of message %u: type %u, pid %u, length %u; expected type 0, pid 0, length %u",
-		     want, nlh->nlmsg_type, nlh->nlmsg_pid, nlh->nlmsg_len,
-		     (unsigned int)NLMSG_LENGTH(size));
-	if (memcmp(NLMSG_DATA(nlh), NLMSG_DATA(request), size))
-		fail("echo of message %u: the payload differs from what was sent", want);
+		fail("the echoes from message %u on do not fit their buffer", *want);
+	if (rest < NLMSG_HDRLEN)
+		fail("malformed reply of %d bytes", rest);
+	for (; NLMSG_OK(nlh, rest); nlh = NLMSG_NEXT(nlh, rest), ++*want) {
+		if (nlh->nlmsg_type == NLMSG_ERROR &&
+		    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+			fail("message %u answered with error %d (%s)", nlh->nlmsg_seq,
+			     ((const struct nlmsgerr *)NLMSG_DATA(nlh))->error,
+			     strerror(-((const struct nlmsgerr *)NLMSG_DATA(nlh))->error));
+		if (nlh->nlmsg_seq != *want)
+			fail("expected the echo of message %u, got seq %u (type %u)", *want,
+			     nlh->nlmsg_seq, nlh->nlmsg_type);
+		if (nlh->nlmsg_type != 0 || nlh->nlmsg_pid != 0 ||
+		    nlh->nlmsg_len != NLMSG_LENGTH(size))
+			fail("echo of message %u: type %u, pid %u, length %u; expected type 0, pid 0, length %u",
+			     *want, nlh->nlmsg_type, nlh->nlmsg_pid, nlh->nlmsg_len,
+			     (unsigned int)NLMSG_LENGTH(size));
+		if (memcmp(NLMSG_DATA(nlh), NLMSG_DATA(request), size))
+			fail("echo of message %u: the payload differs from what was sent", *want);
+	}
+	if (rest != 0)
+		fail("malformed reply: %d bytes left after the echo of message %u", rest, *want - 1);
 }
 
 int main(int argc, char *argv[])
@@ -165,12 +175,11 @@ int main(int argc, char *argv[])
 	/* The batch, built once; only the sequence numbers change. */
 	message_space = NLMSG_SPACE(size);
 	request = calloc(batch, message_space);
-	/* One buffer per message of a batch, read with one recvmmsg() (one
-	 * recv() when the batch is one message), as nltest bench reads them.
+	/* One buffer per datagram that a batch's echoes may take, read with
+	 * one recvmmsg() (one recv() when the batch is one message), as nltest
+	 * bench reads them.
 	 */
 	receive_size = message_space > RECEIVE_BUFFER ? message_space : RECEIVE_BUFFER;
-	if (batch > 1)
-		receive_size = message_space;
 	replies = malloc(batch * receive_size);
 	slots = calloc(batch, sizeof(*slots));
 	slot_iovecs = calloc(batch, sizeof(*slot_iovecs));
@@ -238,9 +247,13 @@ int main(int argc, char *argv[])
 					fail("echoes lost: the receive queue overflowed (ENOBUFS); lower --batch or --size");
 				fail("recvmmsg: %s", strerror(errno));
 			}
-			for (j = 0; j < got; j++, k++)
-				check_echo(replies + j * receive_size, &slots[j], seq + 1 + (uint32_t)k,
-					   size, request);
+			for (j = 0; j < got; j++) {
+				uint32_t want = seq + 1 + (uint32_t)k;
+
+				check_echoes(replies + j * receive_size, &slots[j], &want, size,
+					     request);
+				k = want - seq - 1;
+			}
 		}
 		seq += n;
 		sent += n;

@@ -30,3 +30,4 @@ static inline u32 nltest_skb_sender_uid(const struct sk_buff *skb)
 const unsigned int NLTEST_VALIDATE_STRICT = NL_VALIDATE_STRICT;
 const u8 NLTEST_GENL_MCAST_CAP_NET_ADMIN = GENL_MCAST_CAP_NET_ADMIN;
 const size_t NLTEST_GENL_HDRLEN = GENL_HDRLEN;
+const size_t NLTEST_NLMSG_GOODSIZE = NLMSG_GOODSIZE;

@@ -8,7 +8,7 @@
 //! - requests (type at or above `NLMSG_MIN_TYPE` with `NLM_F_REQUEST`):
 //!   `ECHO`, `BROADCAST` and `GET_STATS`, with attributes checked against a
 //!   strict policy, acks and extended errors as the kernel's own netlink
-//!   families do (`netlink_rcv_skb`);
+//!   families do (`netlink_rcv_skb`'s rules);
 //! - anything else but control messages: raw echo, as in the classic
 //!   tutorials. The message comes back to its sender unchanged (type,
 //!   sequence number, payload) and is broadcast to group 1.
@@ -30,8 +30,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{c_str, init::Zeroable, prelude::*};
 use netlink::{
     attribute_size, AttrPolicy, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind,
-    Malformed, Message, MessageWriter, OutMessage, Policy, Registration, Request, Service, Socket,
-    SocketConfig,
+    Malformed, Message, MessageWriter, OutMessage, Policy, Registration, Replies, Request, Sent,
+    Service, SocketConfig,
 };
 use protocol::*;
 
@@ -87,15 +87,18 @@ impl Counters {
         ))
     }
 
+    /// Counts `messages` sent, of `bytes` payload bytes in all, as
+    /// `counter` when `result` is `Ok`.
     #[inline]
-    fn count_send(&self, counter: &AtomicU64, bytes: usize, result: Result) {
+    fn count_send(&self, counter: &AtomicU64, messages: u32, bytes: usize, result: Result) {
+        let messages = u64::from(messages);
         match result {
             Ok(()) => {
-                add(counter, 1);
+                add(counter, messages);
                 add(&self.bytes, bytes as u64);
             }
-            Err(error) if error == EAGAIN => add(&self.dropped, 1),
-            Err(_) => add(&self.errors, 1),
+            Err(error) if error == EAGAIN => add(&self.dropped, messages),
+            Err(_) => add(&self.errors, messages),
         }
     }
 }
@@ -179,15 +182,13 @@ impl Service for NlTestService {
         }
     }
 
-    fn raw_message(socket: &Socket, counters: &Counters, sender: u32, message: &Message<'_>) {
+    fn raw_message(replies: &Replies<'_>, counters: &Counters, message: &Message<'_>) {
         let header = message.header;
         let payload = message.payload;
-        let echo = OutMessage::new(header.kind, 0, header.seq, payload);
-        counters.count_send(
-            &counters.echoes,
-            payload.len(),
-            echo.and_then(|echo| socket.unicast(echo, sender)),
-        );
+        if replies.copy(header.kind, header.seq, payload).is_err() {
+            add(&counters.errors, 1);
+        }
+        let socket = replies.socket();
         if socket.has_listeners(ECHO_GROUP) {
             // Best effort: a listener that does not keep up loses broadcasts,
             // and the netlink core tells it so with ENOBUFS.
@@ -197,13 +198,18 @@ impl Service for NlTestService {
         }
     }
 
-    fn malformed(socket: &Socket, counters: &Counters, sender: u32, malformed: Malformed) {
+    fn malformed(replies: &Replies<'_>, counters: &Counters, malformed: Malformed) {
         add(&counters.errors, 1);
         if let Malformed::BadLength(header) = malformed {
             if let Ok(reply) = OutMessage::error(header, EINVAL) {
-                let _ = socket.unicast(reply, sender);
+                let _ = replies.send_now(reply);
             }
         }
+    }
+
+    /// Replies are echoes: raw ones and `ECHO`'s.
+    fn sent(counters: &Counters, sent: Sent) {
+        counters.count_send(&counters.echoes, sent.messages, sent.bytes, sent.result);
     }
 
     fn requested(counters: &Counters) {
@@ -259,11 +265,11 @@ fn event(request: &Request<'_>, data: &[u8]) -> Result<OutMessage> {
     Ok(event)
 }
 
-fn echo(counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
+fn echo(_counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
     let data = data(request, attributes)?;
-    let mut reply = request.new_reply(attribute_size(data.len()))?;
-    reply.writer().put_bytes(ATTR_DATA, data)?;
-    counters.count_send(&counters.echoes, data.len(), request.reply(reply));
+    request.reply_with(attribute_size(data.len()), data.len(), |reply| {
+        reply.put_bytes(ATTR_DATA, data)
+    })?;
     if request.has_listeners(ECHO_GROUP) {
         let _ = request.publish(event(request, data)?, ECHO_GROUP);
     }
@@ -291,7 +297,7 @@ fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes
         Err(error) if error == ESRCH => Ok(()),
         result => result,
     };
-    counters.count_send(&counters.broadcasts, data.len(), result);
+    counters.count_send(&counters.broadcasts, 1, data.len(), result);
     Ok(())
 }
 

@@ -5,8 +5,10 @@
  * Speaks the same protocol as the Rust module (docs/protocol.md) on its own
  * netlink unit (18 by default, so that both can be loaded at once), written
  * the way in-tree netlink users are: netlink_kernel_create(),
- * netlink_rcv_skb(), nlmsg_new()/nlmsg_put()/nla_put(), nlmsg_unicast(),
- * nlmsg_multicast() and nlmsg_parse() with a strict policy.
+ * nlmsg_new()/nlmsg_put()/nla_put(), nlmsg_unicast(), nlmsg_multicast(),
+ * nlmsg_parse() with a strict policy, and netlink_rcv_skb()'s loop with
+ * netlink_ack(), as nfnetlink's batches do: replies to one datagram share
+ * datagrams, sent before each ack.
  *
  * What it implements, with the Rust module's header handling, replies and
  * error codes:
@@ -17,7 +19,9 @@
  *   multicast group ECHO_GROUP when someone listens there; a message with a
  *   bad nlmsg_len is answered with NLMSG_ERROR -EINVAL and ends the datagram;
  * - the typed ECHO request: a reply carrying the DATA attribute, an EVENT on
- *   ECHO_GROUP, acks and extended errors through netlink_rcv_skb().
+ *   ECHO_GROUP, acks and extended errors with netlink_rcv_skb()'s rules;
+ * - the replies to the messages of one datagram, in order, in shared
+ *   datagrams of up to NLMSG_GOODSIZE bytes.
  *
  * It keeps the Rust module's counters of requests, echoes, bytes, errors and
  * drops (atomic, as there), so that both do the same work per message, but
@@ -66,23 +70,100 @@ static struct {
 } nltest_ref_counters;
 
 /**
- * nltest_ref_count_echo() - count an echo sent, or lost
- * @err: what nlmsg_unicast() returned
- * @len: payload bytes echoed
+ * nltest_ref_count_echoes() - count echoes sent, or lost
+ * @err: what nlmsg_unicast() returned for the datagram that held them
+ * @count: echoes in it
+ * @bytes: payload bytes echoed
  *
  * As the Rust module counts: -EAGAIN (the receiver's queue was full) is a
  * drop, any other error an error.
  */
-static void nltest_ref_count_echo(int err, unsigned int len)
+static void nltest_ref_count_echoes(int err, unsigned int count, unsigned int bytes)
 {
 	if (!err) {
-		atomic64_inc(&nltest_ref_counters.echoes);
-		atomic64_add(len, &nltest_ref_counters.bytes);
+		atomic64_add(count, &nltest_ref_counters.echoes);
+		atomic64_add(bytes, &nltest_ref_counters.bytes);
 	} else if (err == -EAGAIN) {
-		atomic64_inc(&nltest_ref_counters.dropped);
+		atomic64_add(count, &nltest_ref_counters.dropped);
 	} else {
-		atomic64_inc(&nltest_ref_counters.errors);
+		atomic64_add(count, &nltest_ref_counters.errors);
 	}
+}
+
+/**
+ * struct nltest_ref_replies - the replies to the sender of one datagram
+ * @sk: the kernel socket
+ * @portid: the sender's port id, as the netlink core recorded it
+ * @more_follow: whether messages of the datagram follow the one being served
+ * @skb: the reply datagram being filled, or NULL
+ * @count: echoes in @skb
+ * @bytes: their payload bytes
+ */
+struct nltest_ref_replies {
+	struct sock *sk;
+	u32 portid;
+	bool more_follow;
+	struct sk_buff *skb;
+	unsigned int count, bytes;
+};
+
+/**
+ * nltest_ref_flush() - send the queued replies
+ * @replies: the replies
+ *
+ * Never blocks: when the sender's receive queue is full the datagram is
+ * dropped and the netlink core reports ENOBUFS to the sender.
+ */
+static void nltest_ref_flush(struct nltest_ref_replies *replies)
+{
+	if (!replies->skb)
+		return;
+	if (replies->count)
+		nltest_ref_count_echoes(nlmsg_unicast(replies->sk, replies->skb, replies->portid),
+					replies->count, replies->bytes);
+	else
+		kfree_skb(replies->skb);
+	replies->skb = NULL;
+	replies->count = 0;
+	replies->bytes = 0;
+}
+
+/**
+ * nltest_ref_reserve() - room for a reply of @len bytes of payload
+ * @replies: the replies
+ * @len: payload bytes of the reply
+ *
+ * Sends the queued replies first when they leave no room. A new datagram
+ * has room for NLMSG_GOODSIZE bytes when more messages follow, for this
+ * reply only otherwise.
+ *
+ * Return: the socket buffer to put the reply in, or NULL.
+ */
+static struct sk_buff *nltest_ref_reserve(struct nltest_ref_replies *replies, int len)
+{
+	if (replies->skb && skb_tailroom(replies->skb) >= nlmsg_total_size(len))
+		return replies->skb;
+	nltest_ref_flush(replies);
+	if (replies->more_follow && nlmsg_total_size(len) < NLMSG_GOODSIZE)
+		len = NLMSG_DEFAULT_SIZE;
+	replies->skb = nlmsg_new(len, GFP_KERNEL);
+	return replies->skb;
+}
+
+/**
+ * nltest_ref_queued() - count a reply put in the queued datagram
+ * @replies: the replies
+ * @len: payload bytes echoed
+ *
+ * Sends the datagram at once when the reply is too large to share one.
+ */
+static void nltest_ref_queued(struct nltest_ref_replies *replies, unsigned int len)
+{
+	replies->count++;
+	replies->bytes += len;
+	/* A reply too large to share goes at once, alone. */
+	if (replies->skb->len > NLMSG_GOODSIZE)
+		nltest_ref_flush(replies);
 }
 
 /* ECHO takes DATA only; strict parsing rejects any other attribute. */
@@ -138,39 +219,43 @@ static struct sk_buff *nltest_ref_copy(u16 type, u32 seq, const void *payload,
 
 /**
  * nltest_ref_raw_echo() - echo a raw message to its sender and group 1
- * @sk: the kernel socket
- * @portid: the sender's port id, as the netlink core recorded it
+ * @replies: the replies to the sender
  * @nlh: the message
  *
- * The unicast never blocks: when the sender's receive queue is full the echo
- * is dropped and the netlink core reports ENOBUFS to the sender. The
- * broadcast is best effort.
+ * The broadcast is best effort.
  */
-static void nltest_ref_raw_echo(struct sock *sk, u32 portid,
+static void nltest_ref_raw_echo(struct nltest_ref_replies *replies,
 				const struct nlmsghdr *nlh)
 {
 	int len = nlmsg_len(nlh);
+	struct nlmsghdr *hdr;
 	struct sk_buff *skb;
 
-	skb = nltest_ref_copy(nlh->nlmsg_type, nlh->nlmsg_seq, nlmsg_data(nlh), len);
-	nltest_ref_count_echo(skb ? nlmsg_unicast(sk, skb, portid) : -ENOMEM, len);
+	skb = nltest_ref_reserve(replies, len);
+	hdr = skb ? nlmsg_put(skb, 0, nlh->nlmsg_seq, nlh->nlmsg_type, len, 0) : NULL;
+	if (hdr) {
+		memcpy(nlmsg_data(hdr), nlmsg_data(nlh), len);
+		nltest_ref_queued(replies, len);
+	} else {
+		atomic64_inc(&nltest_ref_counters.errors);
+	}
 
-	if (!netlink_has_listeners(sk, NLTEST_ECHO_GROUP))
+	if (!netlink_has_listeners(replies->sk, NLTEST_ECHO_GROUP))
 		return;
 	skb = nltest_ref_copy(nlh->nlmsg_type, nlh->nlmsg_seq, nlmsg_data(nlh), len);
 	if (skb)
-		nlmsg_multicast(sk, skb, 0, NLTEST_ECHO_GROUP, GFP_KERNEL);
+		nlmsg_multicast(replies->sk, skb, 0, NLTEST_ECHO_GROUP, GFP_KERNEL);
 }
 
 /**
  * nltest_ref_bad_length() - answer a message whose nlmsg_len is wrong
- * @sk: the kernel socket
- * @portid: the sender's port id
+ * @replies: the replies to the sender
  * @nlh: the message's header (the header only is valid)
  *
- * Sends NLMSG_ERROR -EINVAL carrying the header, as the Rust module does.
+ * Sends NLMSG_ERROR -EINVAL carrying the header, after the queued replies,
+ * as the Rust module does.
  */
-static void nltest_ref_bad_length(struct sock *sk, u32 portid,
+static void nltest_ref_bad_length(struct nltest_ref_replies *replies,
 				  const struct nlmsghdr *nlh)
 {
 	struct nlmsgerr err = { .error = -EINVAL };
@@ -178,9 +263,10 @@ static void nltest_ref_bad_length(struct sock *sk, u32 portid,
 
 	atomic64_inc(&nltest_ref_counters.errors);
 	memcpy(&err.msg, nlh, sizeof(err.msg));
+	nltest_ref_flush(replies);
 	skb = nltest_ref_copy(NLMSG_ERROR, nlh->nlmsg_seq, &err, sizeof(err));
 	if (skb)
-		nlmsg_unicast(sk, skb, portid);
+		nlmsg_unicast(replies->sk, skb, replies->portid);
 }
 
 /**
@@ -219,18 +305,19 @@ static struct sk_buff *nltest_ref_event(struct sk_buff *skb,
 
 /**
  * nltest_ref_echo() - the typed ECHO request
+ * @replies: the replies to the sender
  * @skb: the request's datagram
  * @nlh: the request
  * @extack: the extended ack netlink_rcv_skb() sends with the answer
  *
- * Replies with the DATA attribute, without blocking (a reply the sender's
- * full queue refuses is lost, not an error), then publishes an EVENT on
- * ECHO_GROUP when someone listens there.
+ * Queues a reply with the DATA attribute (a reply the sender's full queue
+ * refuses is lost, not an error), then publishes an EVENT on ECHO_GROUP
+ * when someone listens there.
  *
  * Return: 0, or a negative errno for netlink_rcv_skb() to send back.
  */
-static int nltest_ref_echo(struct sk_buff *skb, struct nlmsghdr *nlh,
-			   struct netlink_ext_ack *extack)
+static int nltest_ref_echo(struct nltest_ref_replies *replies, struct sk_buff *skb,
+			   struct nlmsghdr *nlh, struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[NLTEST_ATTR_MAX + 1];
 	struct sk_buff *reply, *event;
@@ -256,16 +343,18 @@ static int nltest_ref_echo(struct sk_buff *skb, struct nlmsghdr *nlh,
 		return -EMSGSIZE;
 	}
 
-	reply = nlmsg_new(nla_total_size(len), GFP_KERNEL);
+	reply = nltest_ref_reserve(replies, nla_total_size(len));
 	if (!reply)
 		return -ENOMEM;
 	hdr = nlmsg_put(reply, 0, nlh->nlmsg_seq, nlh->nlmsg_type, 0, 0);
-	if (!hdr || nla_put(reply, NLTEST_ATTR_DATA, len, nla_data(data))) {
-		kfree_skb(reply);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put(reply, NLTEST_ATTR_DATA, len, nla_data(data))) {
+		nlmsg_cancel(reply, hdr);
 		return -EMSGSIZE;
 	}
 	nlmsg_end(reply, hdr);
-	nltest_ref_count_echo(nlmsg_unicast(sk, reply, NETLINK_CB(skb).portid), len);
+	nltest_ref_queued(replies, len);
 
 	if (!netlink_has_listeners(sk, NLTEST_ECHO_GROUP))
 		return 0;
@@ -278,22 +367,23 @@ static int nltest_ref_echo(struct sk_buff *skb, struct nlmsghdr *nlh,
 }
 
 /**
- * nltest_ref_request() - the callback netlink_rcv_skb() calls for requests
+ * nltest_ref_request() - serve a typed request
+ * @replies: the replies to the sender
  * @skb: the request's datagram
  * @nlh: the request (NLM_F_REQUEST, type at least NLMSG_MIN_TYPE)
  * @extack: the extended ack sent with the answer
  *
- * Return: 0, or a negative errno for netlink_rcv_skb() to send back.
+ * Return: 0, or a negative errno to send back.
  */
-static int nltest_ref_request(struct sk_buff *skb, struct nlmsghdr *nlh,
-			      struct netlink_ext_ack *extack)
+static int nltest_ref_request(struct nltest_ref_replies *replies, struct sk_buff *skb,
+			      struct nlmsghdr *nlh, struct netlink_ext_ack *extack)
 {
 	int err;
 
 	atomic64_inc(&nltest_ref_counters.requests);
 	switch (nlh->nlmsg_type) {
 	case NLTEST_MSG_ECHO:
-		err = nltest_ref_echo(skb, nlh, extack);
+		err = nltest_ref_echo(replies, skb, nlh, extack);
 		break;
 	case NLTEST_MSG_BROADCAST:
 	case NLTEST_MSG_GET_STATS:
@@ -311,38 +401,75 @@ static int nltest_ref_request(struct sk_buff *skb, struct nlmsghdr *nlh,
 }
 
 /**
+ * nltest_ref_serve() - serve one message of a datagram
+ * @replies: the replies to the sender
+ * @skb: the datagram
+ * @nlh: the message, whose length was checked
+ *
+ * netlink_rcv_skb()'s rules: requests (NLM_F_REQUEST, a type of at least
+ * NLMSG_MIN_TYPE) are served; any message with NLM_F_ACK, and a failed
+ * request, is acked. Raw messages are echoed. The queued replies are sent
+ * before an ack, so that the sender reads every answer in order.
+ */
+static void nltest_ref_serve(struct nltest_ref_replies *replies, struct sk_buff *skb,
+			     struct nlmsghdr *nlh)
+{
+	struct netlink_ext_ack extack;
+	int err;
+
+	if (!(nlh->nlmsg_flags & NLM_F_REQUEST) || nlh->nlmsg_type < NLMSG_MIN_TYPE) {
+		if (nltest_ref_is_raw(nlh))
+			nltest_ref_raw_echo(replies, nlh);
+		if (nlh->nlmsg_flags & NLM_F_ACK) {
+			nltest_ref_flush(replies);
+			memset(&extack, 0, sizeof(extack));
+			netlink_ack(skb, nlh, 0, &extack);
+		}
+		return;
+	}
+	memset(&extack, 0, sizeof(extack));
+	err = nltest_ref_request(replies, skb, nlh, &extack);
+	if (err == -EINTR)
+		return;
+	if (err || (nlh->nlmsg_flags & NLM_F_ACK)) {
+		nltest_ref_flush(replies);
+		netlink_ack(skb, nlh, err, &extack);
+	}
+}
+
+/**
  * nltest_ref_input() - the kernel socket's input callback
  * @skb: a datagram a userspace socket sent
  *
- * First the raw messages, in order, up to the first one whose length is
- * wrong (which netlink_rcv_skb() would skip silently); then the requests, in
- * order, through netlink_rcv_skb(). Fewer than NLMSG_HDRLEN bytes left are
- * ignored.
+ * Serves its messages in order, up to the first one whose length is wrong
+ * (answered with NLMSG_ERROR -EINVAL), then sends the replies still queued.
+ * Fewer than NLMSG_HDRLEN bytes left are ignored.
  */
 static void nltest_ref_input(struct sk_buff *skb)
 {
-	u32 portid = NETLINK_CB(skb).portid;
-	const struct nlmsghdr *nlh = nlmsg_hdr(skb);
+	struct nltest_ref_replies replies = {
+		.sk = skb->sk,
+		.portid = NETLINK_CB(skb).portid,
+	};
+	struct nlmsghdr *nlh = nlmsg_hdr(skb);
 	unsigned int rest = skb->len;
-	struct sock *sk = skb->sk;
 
 	while (rest >= NLMSG_HDRLEN) {
 		unsigned int len;
 
 		if (nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > rest) {
-			nltest_ref_bad_length(sk, portid, nlh);
+			nltest_ref_bad_length(&replies, nlh);
 			break;
 		}
-		if (nltest_ref_is_raw(nlh))
-			nltest_ref_raw_echo(sk, portid, nlh);
 		len = NLMSG_ALIGN(nlh->nlmsg_len);
+		replies.more_follow = len < rest;
+		nltest_ref_serve(&replies, skb, nlh);
 		if (len >= rest)
 			break;
 		rest -= len;
-		nlh = (const struct nlmsghdr *)((const u8 *)nlh + len);
+		nlh = (struct nlmsghdr *)((u8 *)nlh + len);
 	}
-
-	netlink_rcv_skb(skb, nltest_ref_request);
+	nltest_ref_flush(&replies);
 }
 
 static int __init nltest_ref_init(void)
@@ -353,6 +480,8 @@ static int __init nltest_ref_init(void)
 		.input = nltest_ref_input,
 	};
 
+	/* The protocol promises readers no larger shared datagram. */
+	BUILD_BUG_ON(NLMSG_GOODSIZE > NLTEST_REPLY_DATAGRAM_MAX);
 	if (unit < 0 || unit >= MAX_LINKS) {
 		pr_err("unit=%d is not a netlink protocol unit (0 to %d)\n", unit, MAX_LINKS - 1);
 		return -EINVAL;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The commands of a service, declared once as data and served over both
-//! transports: the service's own protocol unit (`netlink_rcv_skb`) and its
+//! transports: the service's own protocol unit (its input loop) and its
 //! generic netlink family (doit and dumpit operations).
 
 use super::attr::{Attributes, Policy};

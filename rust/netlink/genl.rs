@@ -179,15 +179,19 @@ unsafe extern "C" fn doit_callback<S: Service>(
     // `maxattr`) into a table of `len` entries (null when `maxattr` is 0),
     // which lives until the doit returns.
     let attributes = unsafe { Attributes::parsed(table, len) };
+    // SAFETY: the namespace is set up for the service (see above).
+    let state = unsafe { state_of_net::<S>(info.net()) };
+    let count_sent = |sent| S::sent(state, sent);
     // INVARIANT: `nlhdr` is the request the core checked, `extack` its ack.
     let request = Request {
-        transport: Transport::Generic(info),
+        transport: Transport::Generic {
+            info,
+            on_sent: &count_sent,
+        },
         skb,
         header: info.raw().nlhdr,
         extack: info.raw().extack,
     };
-    // SAFETY: the namespace is set up for the service (see above).
-    let state = unsafe { state_of_net::<S>(info.net()) };
     S::requested(state);
     match (command.doit)(state, &request, &attributes) {
         Ok(()) => 0,

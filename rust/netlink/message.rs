@@ -13,7 +13,7 @@ pub(crate) const HEADER_LEN: usize = core::mem::size_of::<bindings::nlmsghdr>();
 const ALIGN_TO: usize = 4;
 
 /// Rounds a length up to the message alignment (`NLMSG_ALIGN`).
-const fn align(len: usize) -> usize {
+pub(super) const fn align(len: usize) -> usize {
     (len + ALIGN_TO - 1) & !(ALIGN_TO - 1)
 }
 
@@ -68,6 +68,15 @@ pub(crate) struct Message<'a> {
     pub(crate) payload: &'a [u8],
 }
 
+impl Message<'_> {
+    /// The message's header where it lies in the datagram.
+    #[inline]
+    pub(super) fn header_ptr(&self) -> *const bindings::nlmsghdr {
+        // The payload starts right after the header, even when it is empty.
+        self.payload.as_ptr().wrapping_sub(HEADER_LEN).cast()
+    }
+}
+
 /// Why the rest of a datagram could not be read as messages.
 pub(crate) enum Malformed {
     /// Fewer bytes than a header were left.
@@ -90,6 +99,13 @@ impl<'a> Messages<'a> {
     #[inline]
     pub(crate) fn new(datagram: &'a [u8]) -> Self {
         Self { rest: datagram }
+    }
+
+    /// Whether the datagram has bytes left after the messages iterated so
+    /// far.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
     }
 }
 

@@ -20,6 +20,7 @@ mod dump;
 mod genl;
 mod message;
 mod pernet;
+mod replies;
 mod request;
 mod skb;
 mod socket;
@@ -30,9 +31,10 @@ pub(crate) use dump::DumpWriter;
 pub(crate) use genl::{Family, FamilyConfig, Group};
 pub(crate) use message::{Malformed, Message};
 pub(crate) use pernet::{Registration, Service};
+pub(crate) use replies::{Replies, Sent};
 pub(crate) use request::Request;
 pub(crate) use skb::{attribute_size, MessageWriter, OutMessage};
-pub(crate) use socket::{Socket, SocketConfig};
+pub(crate) use socket::SocketConfig;
 
 /// `kernel::error::to_result`, inlined: it is called on every message sent
 /// and the kernel crate's is an out-of-line call. The error path stays

@@ -5,7 +5,8 @@
 
 use super::command::Command;
 use super::message::{Malformed, Message};
-use super::socket::{KernelSocket, Socket, SocketConfig};
+use super::replies::{Replies, Sent};
+use super::socket::{KernelSocket, SocketConfig};
 use crate::bindings;
 use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
 use kernel::{ffi, init::Zeroable, prelude::*};
@@ -26,11 +27,15 @@ pub(crate) trait Service: 'static {
     fn socket_config() -> SocketConfig;
 
     /// A message that is not a request (`netlink_rcv_skb` skips it) nor a
-    /// control message: the raw protocol.
-    fn raw_message(socket: &Socket, state: &Self::State, sender: u32, message: &Message<'_>);
+    /// control message: the raw protocol. `replies` go to its sender.
+    fn raw_message(replies: &Replies<'_>, state: &Self::State, message: &Message<'_>);
 
     /// A message whose length is wrong; the rest of its datagram is skipped.
-    fn malformed(socket: &Socket, state: &Self::State, sender: u32, malformed: Malformed);
+    fn malformed(replies: &Replies<'_>, state: &Self::State, malformed: Malformed);
+
+    /// A datagram of replies queued with [`Replies::copy`] or
+    /// [`super::Request::reply_with`] was sent, or failed.
+    fn sent(state: &Self::State, sent: Sent);
 
     /// A typed request arrived: on the protocol unit, every one; over
     /// generic netlink, those the core passed on (known command, allowed,

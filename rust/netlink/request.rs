@@ -7,8 +7,8 @@ use super::attr::{Attributes, Policy};
 use super::command::Kind;
 use super::genl::GenlInfo;
 use super::message::HEADER_LEN;
-use super::skb::{OutMessage, ReceivedSkb};
-use super::socket::Socket;
+use super::replies::{Replies, Sent};
+use super::skb::{MessageWriter, OutMessage, ReceivedSkb};
 use super::to_result;
 use crate::bindings;
 use core::fmt::Write;
@@ -16,22 +16,30 @@ use kernel::{ffi, prelude::*, str::CStr};
 
 /// Where a request came from, and so how to answer it.
 pub(super) enum Transport<'a> {
-    /// The service's own protocol unit: the namespace's kernel socket, which
-    /// has `groups` multicast groups.
-    Unit { socket: &'a Socket, groups: u32 },
-    /// The service's generic netlink family.
-    Generic(&'a GenlInfo),
+    /// The service's own protocol unit: the replies to the request's
+    /// datagram, through the namespace's kernel socket, which has `groups`
+    /// multicast groups.
+    Unit {
+        replies: &'a Replies<'a>,
+        groups: u32,
+    },
+    /// The service's generic netlink family; `on_sent` counts replies.
+    Generic {
+        info: &'a GenlInfo,
+        on_sent: &'a dyn Fn(Sent),
+    },
 }
 
-/// A typed request, as `netlink_rcv_skb` (on the protocol unit) or the
+/// A typed request, as the input loop (on the protocol unit) or the
 /// generic netlink core (doit) hands it over. Both transports offer the same:
 /// the sender, the extended ack, replies, and events to publish.
 ///
 /// # Invariants
 ///
 /// `header` points to the message of `skb` that holds the request, whose
-/// `nlmsg_len` the netlink core checked, and `extack` to the extended ack it
-/// sends with the answer; both are valid for `'a`.
+/// `nlmsg_len` the input loop or the generic netlink core checked, and
+/// `extack` to the extended ack sent with the answer; both are valid for
+/// `'a`.
 pub(crate) struct Request<'a> {
     pub(super) transport: Transport<'a>,
     pub(super) skb: &'a ReceivedSkb,
@@ -162,7 +170,7 @@ impl<'a> Request<'a> {
             Transport::Unit { .. } => {
                 OutMessage::with_attributes(kind.unit, 0, self.seq(), payload_len)
             }
-            Transport::Generic(info) => info.new_message(kind.genl, self.seq(), payload_len),
+            Transport::Generic { info, .. } => info.new_message(kind.genl, self.seq(), payload_len),
         }
     }
 
@@ -173,16 +181,49 @@ impl<'a> Request<'a> {
             Transport::Unit { .. } => {
                 OutMessage::with_attributes(self.unit_kind(), 0, self.seq(), payload_len)
             }
-            Transport::Generic(info) => info.new_message(info.cmd(), self.seq(), payload_len),
+            Transport::Generic { info, .. } => {
+                info.new_message(info.cmd(), self.seq(), payload_len)
+            }
         }
     }
 
-    /// Sends `message` to the sender, without blocking.
+    /// Replies with a message of the request's own type, with room for
+    /// `attributes_len` bytes of attributes, which `fill` writes. The reply
+    /// is sent without blocking, possibly in one datagram with other replies
+    /// to the same datagram; the service's [`Service::sent`] counts it as
+    /// `counted` bytes.
+    ///
+    /// [`Service::sent`]: super::Service::sent
     #[inline]
+    pub(crate) fn reply_with(
+        &self,
+        attributes_len: usize,
+        counted: usize,
+        fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
+    ) -> Result {
+        match self.transport {
+            Transport::Unit { replies, .. } => {
+                replies.build(self.unit_kind(), self.seq(), attributes_len, counted, fill)
+            }
+            Transport::Generic { info, on_sent } => {
+                let mut message = info.new_message(info.cmd(), self.seq(), attributes_len)?;
+                fill(&mut message.writer())?;
+                on_sent(Sent {
+                    messages: 1,
+                    bytes: counted,
+                    result: info.unicast(message, self.sender_portid()),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends `message` to the sender, without blocking, in a datagram of its
+    /// own, after the replies queued before it; it is not counted.
     pub(crate) fn reply(&self, message: OutMessage) -> Result {
         match self.transport {
-            Transport::Unit { socket, .. } => socket.unicast(message, self.sender_portid()),
-            Transport::Generic(info) => info.unicast(message, self.sender_portid()),
+            Transport::Unit { replies, .. } => replies.send_now(message),
+            Transport::Generic { info, .. } => info.unicast(message, self.sender_portid()),
         }
     }
 
@@ -190,7 +231,7 @@ impl<'a> Request<'a> {
     pub(crate) fn group_count(&self) -> u32 {
         match self.transport {
             Transport::Unit { groups, .. } => groups,
-            Transport::Generic(info) => info.group_count(),
+            Transport::Generic { info, .. } => info.group_count(),
         }
     }
 
@@ -198,8 +239,8 @@ impl<'a> Request<'a> {
     #[inline]
     pub(crate) fn has_listeners(&self, group: u32) -> bool {
         match self.transport {
-            Transport::Unit { socket, .. } => socket.has_listeners(group),
-            Transport::Generic(info) => info.has_listeners(group),
+            Transport::Unit { replies, .. } => replies.socket().has_listeners(group),
+            Transport::Generic { info, .. } => info.has_listeners(group),
         }
     }
 
@@ -208,8 +249,8 @@ impl<'a> Request<'a> {
     /// when no one received it.
     pub(crate) fn publish(&self, message: OutMessage, group: u32) -> Result {
         match self.transport {
-            Transport::Unit { socket, .. } => socket.broadcast(message, group),
-            Transport::Generic(info) => info.multicast(message, group),
+            Transport::Unit { replies, .. } => replies.socket().broadcast(message, group),
+            Transport::Generic { info, .. } => info.multicast(message, group),
         }
     }
 
@@ -218,12 +259,15 @@ impl<'a> Request<'a> {
     /// reports the end. (The generic netlink core starts the family's.)
     ///
     /// Like `netlink_dump_start`, returns `Err(EINTR)` once the dump started:
-    /// passed on to `netlink_rcv_skb`, it means "no ack" (the dump ends with
-    /// `NLMSG_DONE` instead).
+    /// to the input loop, as to `netlink_rcv_skb`, it means "no ack" (the
+    /// dump ends with `NLMSG_DONE` instead).
     pub(super) fn start_dump<S: super::pernet::Service>(&self) -> Result {
-        let Transport::Unit { socket, .. } = self.transport else {
+        let Transport::Unit { replies, .. } = self.transport else {
             return Err(EINVAL);
         };
+        // The dump's first part is sent right away: after the replies queued
+        // before it.
+        replies.flush();
         let mut control = bindings::netlink_dump_control {
             dump: Some(super::dump::unit_dump_callback::<S>),
             ..Default::default()
@@ -233,7 +277,7 @@ impl<'a> Request<'a> {
         // `control.module` to this module, which the dump pins.
         to_result(unsafe {
             bindings::netlink_dump_start(
-                socket.as_ptr(),
+                replies.socket().as_ptr(),
                 self.skb.as_ptr(),
                 self.header.cast_mut(),
                 &mut control,

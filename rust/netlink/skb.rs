@@ -3,7 +3,7 @@
 //! Socket buffers: the ones the netlink core lends to the input callback, and
 //! the ones the module builds to send.
 
-use super::message::{Header, Messages, HEADER_LEN};
+use super::message::{Header, Message, Messages, HEADER_LEN};
 use crate::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{prelude::*, types::Opaque};
@@ -66,6 +66,23 @@ impl ReceivedSkb {
         self.0.get()
     }
 
+    /// Acknowledges `message`, one of the datagram's, as `netlink_rcv_skb`
+    /// does: `NLMSG_ERROR` with `error` (0 or a negative errno) and the
+    /// extended ack, to the sender.
+    pub(super) fn ack(
+        &self,
+        message: &Message<'_>,
+        error: i32,
+        extack: &bindings::netlink_ext_ack,
+    ) {
+        // SAFETY: by the type invariant the skb is valid; the message's header
+        // lies in it, with a checked length; `netlink_ack` only reads them and
+        // `extack`, and copies what it sends.
+        unsafe {
+            bindings::netlink_ack(self.0.get(), message.header_ptr().cast_mut(), error, extack)
+        }
+    }
+
     /// The datagram's bytes: the linear part of the buffer, which is all of it
     /// for netlink datagrams.
     #[inline]
@@ -87,62 +104,152 @@ impl ReceivedSkb {
     }
 }
 
-/// A socket buffer the module owns, holding one netlink message to send.
+/// A socket buffer the module owns, to send as one datagram: one netlink
+/// message or several.
 ///
 /// # Invariants
 ///
-/// `skb` points to a valid `sk_buff` owned by this object: it is freed on drop
-/// unless a send function consumed it through [`OutMessage::into_raw`].
-pub(crate) struct OutMessage {
+/// `skb` points to a valid, linear `sk_buff` owned by this object: it is
+/// freed on drop unless a send function consumed it through
+/// [`OutBuffer::into_raw`].
+pub(crate) struct OutBuffer {
     skb: NonNull<bindings::sk_buff>,
-    header: NonNull<bindings::nlmsghdr>,
 }
 
-impl OutMessage {
-    /// Allocates room for a message of `capacity` bytes of payload, and puts
-    /// a header (`nlmsg_pid` 0: from the kernel) followed by `payload_len`
-    /// bytes. Called in process context: it may sleep.
+impl OutBuffer {
+    /// Allocates room for at least `capacity` bytes of messages, headers
+    /// included. Called in process context: it may sleep.
     #[inline]
-    fn allocate(
+    pub(super) fn with_capacity(capacity: usize) -> Result<Self> {
+        let payload = capacity.saturating_sub(HEADER_LEN);
+        // SAFETY: `nlmsg_new` only allocates; `GFP_KERNEL` is allowed in the
+        // process context the callbacks run in.
+        let skb = unsafe { bindings::nlmsg_new(payload, bindings::GFP_KERNEL) };
+        // INVARIANT: a fresh, linear skb that we own.
+        Ok(Self {
+            skb: NonNull::new(skb).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Bytes that can still be appended (`skb_tailroom`).
+    #[inline]
+    pub(super) fn room(&self) -> usize {
+        // SAFETY: the skb is valid (type invariant) and linear, so its
+        // tailroom is `end - tail`.
+        unsafe {
+            let skb = self.skb.as_ptr();
+            ((*skb).end - (*skb).tail) as usize
+        }
+    }
+
+    /// Appends a message header (`nlmsg_pid` 0: from the kernel) and room for
+    /// `payload_len` bytes after it; fails with `EMSGSIZE` when they do not
+    /// fit.
+    #[inline]
+    pub(super) fn put(
+        &mut self,
         kind: u16,
         flags: u16,
         seq: u32,
-        capacity: usize,
         payload_len: usize,
-    ) -> Result<Self> {
+    ) -> Result<NonNull<bindings::nlmsghdr>> {
         let payload_len = i32::try_from(payload_len).map_err(|_| super::code::emsgsize())?;
-        // SAFETY: `nlmsg_new` only allocates; `GFP_KERNEL` is allowed in the
-        // process context the callbacks run in.
-        let skb = unsafe { bindings::nlmsg_new(capacity, bindings::GFP_KERNEL) };
-        let skb = NonNull::new(skb).ok_or(ENOMEM)?;
-        // SAFETY: the skb is valid and ours; `nlmsg_put` checks its tailroom.
+        // SAFETY: the skb is valid and ours (type invariant); `nlmsg_put`
+        // checks its tailroom.
         let header = unsafe {
-            bindings::nlmsg_put(skb.as_ptr(), 0, seq, kind.into(), payload_len, flags.into())
+            bindings::nlmsg_put(
+                self.skb.as_ptr(),
+                0,
+                seq,
+                kind.into(),
+                payload_len,
+                flags.into(),
+            )
         };
-        let Some(header) = NonNull::new(header) else {
-            // SAFETY: the skb is ours and not used after this.
-            unsafe { bindings::kfree_skb(skb.as_ptr()) };
-            return Err(super::code::emsgsize());
-        };
-        // INVARIANT: a fresh skb that we own, holding one message.
-        Ok(Self { skb, header })
+        NonNull::new(header).ok_or_else(super::code::emsgsize)
     }
 
-    /// A message with the given header fields and payload bytes.
+    /// Appends a message whose payload is a copy of `payload`.
     #[inline]
-    pub(crate) fn new(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
-        let message = Self::allocate(kind, flags, seq, payload.len(), payload.len())?;
+    pub(super) fn put_copy(
+        &mut self,
+        kind: u16,
+        flags: u16,
+        seq: u32,
+        payload: &[u8],
+    ) -> Result<NonNull<bindings::nlmsghdr>> {
+        let header = self.put(kind, flags, seq, payload.len())?;
         // SAFETY: `nlmsg_put` reserved `payload.len()` bytes right after the
         // header (`nlmsg_data`: `NLMSG_HDRLEN` bytes on), which cannot overlap
         // the caller's slice.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 payload.as_ptr(),
-                message.header.as_ptr().cast::<u8>().add(HEADER_LEN),
+                header.as_ptr().cast::<u8>().add(HEADER_LEN),
                 payload.len(),
             )
         };
-        Ok(message)
+        Ok(header)
+    }
+
+    /// Appends a message whose attributes `fill` writes; on error nothing of
+    /// it is left in the buffer.
+    #[inline]
+    pub(super) fn put_with(
+        &mut self,
+        kind: u16,
+        flags: u16,
+        seq: u32,
+        fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
+    ) -> Result {
+        let header = self.put(kind, flags, seq, 0)?;
+        // INVARIANT: `header` is the buffer's last message, and the writer
+        // borrows the buffer.
+        let mut writer = MessageWriter {
+            skb: self.skb.as_ptr(),
+            header: header.as_ptr(),
+            _message: PhantomData,
+        };
+        fill(&mut writer).inspect_err(|_| {
+            // SAFETY: `header` is the last message of the skb, which is ours.
+            unsafe { bindings::nlmsg_cancel(self.skb.as_ptr(), header.as_ptr()) }
+        })
+    }
+
+    /// Gives up ownership of the skb to a function that consumes it.
+    #[inline]
+    pub(super) fn into_raw(self) -> *mut bindings::sk_buff {
+        let skb = self.skb.as_ptr();
+        core::mem::forget(self);
+        skb
+    }
+}
+
+impl Drop for OutBuffer {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we own the skb and nothing else uses it.
+        unsafe { bindings::kfree_skb(self.skb.as_ptr()) };
+    }
+}
+
+/// A socket buffer the module owns, holding one netlink message to send.
+///
+/// # Invariants
+///
+/// `header` is the last message of `buffer`.
+pub(crate) struct OutMessage {
+    buffer: OutBuffer,
+    header: NonNull<bindings::nlmsghdr>,
+}
+
+impl OutMessage {
+    /// A message with the given header fields and payload bytes.
+    #[inline]
+    pub(crate) fn new(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
+        let mut buffer = OutBuffer::with_capacity(HEADER_LEN + payload.len())?;
+        let header = buffer.put_copy(kind, flags, seq, payload)?;
+        // INVARIANT: the one message of the buffer.
+        Ok(Self { buffer, header })
     }
 
     /// A message with no payload yet, with room for `attributes_len` bytes of
@@ -154,7 +261,10 @@ impl OutMessage {
         seq: u32,
         attributes_len: usize,
     ) -> Result<Self> {
-        Self::allocate(kind, flags, seq, attributes_len, 0)
+        let mut buffer = OutBuffer::with_capacity(HEADER_LEN + attributes_len)?;
+        let header = buffer.put(kind, flags, seq, 0)?;
+        // INVARIANT: the one message of the buffer.
+        Ok(Self { buffer, header })
     }
 
     /// A message of generic netlink `family` with command `cmd` (the
@@ -171,29 +281,24 @@ impl OutMessage {
         seq: u32,
         attributes_len: usize,
     ) -> Result<Self> {
-        // SAFETY: `genlmsg_new` only allocates; `GFP_KERNEL` is allowed in
-        // the process context the callbacks run in.
-        let skb = unsafe { bindings::genlmsg_new(attributes_len, bindings::GFP_KERNEL) };
-        let skb = NonNull::new(skb).ok_or(ENOMEM)?;
+        // As `genlmsg_new`.
+        let buffer =
+            OutBuffer::with_capacity(HEADER_LEN + bindings::NLTEST_GENL_HDRLEN + attributes_len)?;
         // SAFETY: the skb is valid and ours; `genlmsg_put` checks its
         // tailroom, reads the family (registered: the caller guarantees it)
         // and returns the user header, which follows the netlink header and
         // the generic netlink header.
         let header = unsafe {
-            let user = bindings::genlmsg_put(skb.as_ptr(), 0, seq, family, 0, cmd);
+            let user = bindings::genlmsg_put(buffer.skb.as_ptr(), 0, seq, family, 0, cmd);
             if user.is_null() {
                 core::ptr::null_mut()
             } else {
                 bindings::genlmsg_nlhdr(user)
             }
         };
-        let Some(header) = NonNull::new(header) else {
-            // SAFETY: the skb is ours and not used after this.
-            unsafe { bindings::kfree_skb(skb.as_ptr()) };
-            return Err(super::code::emsgsize());
-        };
-        // INVARIANT: a fresh skb that we own, holding one message.
-        Ok(Self { skb, header })
+        let header = NonNull::new(header).ok_or_else(super::code::emsgsize)?;
+        // INVARIANT: the one message of the buffer.
+        Ok(Self { buffer, header })
     }
 
     /// An `NLMSG_ERROR` message answering the request whose header is given,
@@ -209,7 +314,7 @@ impl OutMessage {
     #[inline]
     pub(crate) fn writer(&mut self) -> MessageWriter<'_> {
         MessageWriter {
-            skb: self.skb.as_ptr(),
+            skb: self.buffer.skb.as_ptr(),
             header: self.header.as_ptr(),
             _message: PhantomData,
         }
@@ -218,16 +323,14 @@ impl OutMessage {
     /// Gives up ownership of the skb to a function that consumes it.
     #[inline]
     pub(super) fn into_raw(self) -> *mut bindings::sk_buff {
-        let skb = self.skb.as_ptr();
-        core::mem::forget(self);
-        skb
+        self.buffer.into_raw()
     }
 }
 
-impl Drop for OutMessage {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant we own the skb and nothing else uses it.
-        unsafe { bindings::kfree_skb(self.skb.as_ptr()) };
+impl From<OutMessage> for OutBuffer {
+    #[inline]
+    fn from(message: OutMessage) -> Self {
+        message.buffer
     }
 }
 

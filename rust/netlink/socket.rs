@@ -5,8 +5,9 @@
 use super::command::serve_unit_request;
 use super::message::Message;
 use super::pernet::{state_of, state_of_net, Service};
+use super::replies::{Replies, Sent};
 use super::request::{Request, Transport};
-use super::skb::{OutMessage, ReceivedSkb};
+use super::skb::{OutBuffer, OutMessage, ReceivedSkb};
 use super::to_result;
 use crate::bindings;
 use core::{ops::Deref, ptr::NonNull};
@@ -44,14 +45,16 @@ impl Socket {
         unsafe { &*ptr.cast() }
     }
 
-    /// Sends `message` to the socket bound to `portid` without blocking. When
-    /// that socket's receive queue is full the message is dropped, the netlink
-    /// core reports `ENOBUFS` to that socket, and this returns `EAGAIN`.
+    /// Sends `message` (one message or a buffer of them) as one datagram to
+    /// the socket bound to `portid`, without blocking. When that socket's
+    /// receive queue is full the datagram is dropped, the netlink core
+    /// reports `ENOBUFS` to that socket, and this returns `EAGAIN`.
     #[inline]
-    pub(crate) fn unicast(&self, message: OutMessage, portid: u32) -> Result {
+    pub(crate) fn unicast(&self, message: impl Into<OutBuffer>, portid: u32) -> Result {
+        let skb = message.into().into_raw();
         // SAFETY: the socket is valid by the type invariant; `nlmsg_unicast`
-        // consumes the skb, whose ownership `into_raw` hands over.
-        to_result(unsafe { bindings::nlmsg_unicast(self.0.get(), message.into_raw(), portid) })
+        // consumes the skb, whose ownership `into_raw` handed over.
+        to_result(unsafe { bindings::nlmsg_unicast(self.0.get(), skb, portid) })
     }
 
     /// Sends `message` to every socket that joined multicast `group`, with
@@ -84,7 +87,14 @@ impl Socket {
     }
 }
 
-/// The netlink input callback of service `S`.
+/// The netlink input callback of service `S`: serves the messages of a
+/// datagram in order.
+///
+/// Requests get `netlink_rcv_skb`'s semantics, and the loop is its loop
+/// (skipping what it skips, acking what it acks, stopping where it stops),
+/// with one addition that `netlink_rcv_skb` has no hook for: the replies
+/// queued so far are sent before each ack, so that the sender reads every
+/// answer in order although replies share datagrams.
 ///
 /// # Safety
 ///
@@ -97,77 +107,82 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     // namespace where the service is set up.
     let (sock, received) = unsafe { ((*skb).sk, ReceivedSkb::from_raw(skb)) };
     // SAFETY: as above.
-    let socket = unsafe { Socket::from_raw(sock) };
-    // Looked up once, and only for a datagram with raw or malformed
-    // messages: typed requests look it up in `request_callback`.
-    let mut cached_state = None;
-    let mut state = || {
-        // SAFETY: as above.
-        *cached_state.get_or_insert_with(|| unsafe { state_of::<S>(sock) })
-    };
-    let sender = received.sender_portid();
-    // First the messages `netlink_rcv_skb` skips (not requests) and the
-    // framing errors it stops at silently...
-    for message in received.messages() {
+    let (socket, state) = unsafe { (Socket::from_raw(sock), state_of::<S>(sock)) };
+    let count_sent = |sent: Sent| S::sent(state, sent);
+    let replies = Replies::new(socket, received.sender_portid(), &count_sent);
+    let mut messages = received.messages();
+    while let Some(message) = messages.next() {
         match message {
-            Ok(message) if is_raw(&message) => S::raw_message(socket, state(), sender, &message),
-            Ok(_) => {}
-            Err(malformed) => S::malformed(socket, state(), sender, malformed),
+            Ok(message) => {
+                replies.set_more_follow(!messages.is_empty());
+                serve_message::<S>(&replies, state, received, &message);
+            }
+            // The iterator ends here: what follows cannot be framed.
+            Err(malformed) => S::malformed(&replies, state, malformed),
         }
     }
-    // ...then the requests, with the kernel's own semantics for acks and
-    // errors.
-    // SAFETY: as above; `request_callback::<S>` is called for requests of
-    // this skb only, during this call.
-    unsafe { bindings::netlink_rcv_skb(skb, Some(request_callback::<S>)) };
+    // Dropping `replies` sends what it holds.
 }
 
-/// Whether a message belongs to the raw protocol: neither a request, which
-/// `netlink_rcv_skb` processes, nor a control message (types 1 to 15).
+/// Serves one well-formed message of a datagram that `received` holds.
+#[inline]
+fn serve_message<S: Service>(
+    replies: &Replies<'_>,
+    state: &S::State,
+    received: &ReceivedSkb,
+    message: &Message<'_>,
+) {
+    let wants_ack = u32::from(message.header.flags) & bindings::NLM_F_ACK != 0;
+    if !is_request(message) {
+        if is_raw(message) {
+            S::raw_message(replies, state, message);
+        }
+        if wants_ack {
+            replies.flush();
+            received.ack(message, 0, &Default::default());
+        }
+        return;
+    }
+    let mut extack = bindings::netlink_ext_ack::default();
+    // INVARIANT: `netlink_rcv_skb` would pass this header: its length was
+    // checked, and it lies in the skb, which outlives the request; `extack`
+    // outlives it too.
+    let request = Request {
+        transport: Transport::Unit {
+            replies,
+            groups: S::socket_config().groups,
+        },
+        skb: received,
+        header: message.header_ptr(),
+        extack: &mut extack,
+    };
+    let error = match serve_unit_request::<S>(state, &request) {
+        Ok(()) => 0,
+        // A dump started; it ends with `NLMSG_DONE` instead of an ack.
+        Err(error) if error == EINTR => return,
+        Err(error) => error.to_errno(),
+    };
+    if error != 0 || wants_ack {
+        replies.flush();
+        received.ack(message, error, &extack);
+    }
+}
+
+/// Whether a message is a request `netlink_rcv_skb` passes to its callback:
+/// `NLM_F_REQUEST` and a type from `NLMSG_MIN_TYPE` on.
+#[inline]
+fn is_request(message: &Message<'_>) -> bool {
+    let header = message.header;
+    u32::from(header.flags) & bindings::NLM_F_REQUEST != 0
+        && header.kind >= bindings::NLMSG_MIN_TYPE as u16
+}
+
+/// Whether a message belongs to the raw protocol: neither a request nor a
+/// control message (types 1 to 15).
 #[inline]
 fn is_raw(message: &Message<'_>) -> bool {
-    let header = message.header;
-    let min_type = bindings::NLMSG_MIN_TYPE as u16;
-    let is_request = u32::from(header.flags) & bindings::NLM_F_REQUEST != 0;
-    if header.kind >= min_type {
-        !is_request
-    } else {
-        header.kind == 0
-    }
-}
-
-/// The request callback `netlink_rcv_skb` calls for service `S`.
-///
-/// # Safety
-///
-/// Only `netlink_rcv_skb` may call it, from [`input_callback`].
-unsafe extern "C" fn request_callback<S: Service>(
-    skb: *mut bindings::sk_buff,
-    header: *mut bindings::nlmsghdr,
-    extack: *mut bindings::netlink_ext_ack,
-) -> ffi::c_int {
-    // SAFETY: as in `input_callback`; `header` is a message of `skb` whose
-    // length `netlink_rcv_skb` checked, `extack` the ack it sends after.
-    // INVARIANT: see above.
-    let (request, state) = unsafe {
-        let sock = (*skb).sk;
-        (
-            Request {
-                transport: Transport::Unit {
-                    socket: Socket::from_raw(sock),
-                    groups: S::socket_config().groups,
-                },
-                skb: ReceivedSkb::from_raw(skb),
-                header,
-                extack,
-            },
-            state_of::<S>(sock),
-        )
-    };
-    match serve_unit_request::<S>(state, &request) {
-        Ok(()) => 0,
-        Err(error) => error.to_errno(),
-    }
+    let kind = message.header.kind;
+    !is_request(message) && (kind == 0 || kind >= bindings::NLMSG_MIN_TYPE as u16)
 }
 
 /// The bind callback of service `S`: a socket joins `group`.

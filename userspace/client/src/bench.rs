@@ -12,6 +12,7 @@ use crate::genl::GenlFamily;
 use crate::message::{encode, RawMessage, HEADER_LEN};
 use crate::service::{encode_genl_request, encode_request, Request};
 use crate::{EchoSocket, Error};
+use nltest_protocol::REPLY_DATAGRAM_MAX;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -206,7 +207,10 @@ impl Batch {
         let first_len = u32::from_ne_bytes(datagram[0..4].try_into().unwrap()) as usize;
         let body = datagram[HEADER_LEN..first_len].to_vec();
         let kind = u16::from_ne_bytes(datagram[4..6].try_into().unwrap());
-        let slot_len = (first_len + 64).next_multiple_of(64);
+        // A reply datagram holds one reply, or several that fit in a page.
+        let slot_len = (first_len + 64)
+            .next_multiple_of(64)
+            .max(REPLY_DATAGRAM_MAX);
         Ok(Self {
             datagram,
             offsets,
@@ -238,9 +242,12 @@ impl Batch {
             };
             self.syscalls += 1;
             for slot in 0..received {
-                let datagram = self.replies.datagram(slot);
-                check_reply(datagram, self.kind, expected, &self.body)?;
-                expected = expected.wrapping_add(1);
+                let mut datagram = self.replies.datagram(slot);
+                while !datagram.is_empty() {
+                    let len = check_reply(datagram, self.kind, expected, &self.body)?;
+                    datagram = datagram.get(len..).unwrap_or_default();
+                    expected = expected.wrapping_add(1);
+                }
             }
         }
         Ok(())
@@ -260,8 +267,9 @@ impl Batch {
     }
 }
 
-/// Checks that `datagram` holds exactly the echo of request `seq`.
-fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<(), Error> {
+/// Checks that `datagram` starts with exactly the echo of request `seq`;
+/// returns that message's length, padding included.
+fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<usize, Error> {
     if datagram.len() < HEADER_LEN {
         return Err(Error::Decode(format!(
             "a {}-byte datagram is shorter than a netlink header",
@@ -282,6 +290,9 @@ fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<(), 
             ack: Default::default(),
         });
     }
+    if len < HEADER_LEN {
+        return Err(Error::Decode(format!("a message claims {len} bytes")));
+    }
     if got_seq != seq || got_kind != kind {
         return Err(Error::Decode(format!(
             "expected the echo of request {seq} (type {kind}), got request {got_seq} (type {got_kind})"
@@ -298,7 +309,7 @@ fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<(), 
             detail: String::new(),
         });
     }
-    Ok(())
+    Ok(len.next_multiple_of(4))
 }
 
 /// Buffers for up to `slots` datagrams, read with one `recvmmsg`.

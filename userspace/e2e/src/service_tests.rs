@@ -31,6 +31,10 @@ macro_rules! on_both_transports {
                 "control_messages_are_never_echoed",
                 control_messages_are_never_echoed,
             ),
+            (
+                "answers_to_one_datagram_come_in_order",
+                answers_to_one_datagram_come_in_order,
+            ),
             ("genl_ctrl_shows_the_family", genl_ctrl_shows_the_family),
             (
                 "genl_kernel_ynl_client_echoes_by_name",
@@ -247,6 +251,55 @@ fn control_messages_are_never_echoed() -> Result<()> {
         kind: 0,
         data: b"raw still works".to_vec(),
     })?;
+    Ok(())
+}
+
+/// Replies share datagrams, acks do not: each ack must still come after the
+/// replies to the messages before it.
+fn answers_to_one_datagram_come_in_order() -> Result<()> {
+    let mut socket = unit()?;
+    let raw = |data: &[u8]| RawMessage {
+        kind: 0,
+        data: data.to_vec(),
+    };
+    let bad = Request::Custom {
+        kind: MSG_ECHO,
+        attributes: vec![(ATTR_DATA, b"x".to_vec()), (9, b"y".to_vec())],
+    };
+    let mut datagram = Vec::new();
+    socket.encode_request(&mut datagram, 1, false, &echo(b"a"))?;
+    encode(&mut datagram, 2, 0, raw(b"r"));
+    socket.encode_request(&mut datagram, 3, true, &echo(b"b"))?;
+    socket.encode_request(&mut datagram, 4, false, &bad)?;
+    encode(&mut datagram, 5, libc::NLM_F_ACK as u16, raw(b"s"));
+    socket.encode_request(&mut datagram, 6, false, &echo(b"c"))?;
+    socket.send_bytes(&datagram)?;
+
+    let mut answers = Vec::new();
+    while answers.len() < 8 {
+        answers.extend(socket.recv()?.into_iter().map(|reply| match reply {
+            Reply::Echo { seq, .. } => (seq, "reply", 0),
+            Reply::Error { seq, errno: 0, .. } => (seq, "ack", 0),
+            Reply::Error { seq, errno, .. } => (seq, "error", errno),
+            _ => (0, "other", 0),
+        }));
+    }
+    let expected = [
+        (1, "reply", 0),
+        (2, "reply", 0),
+        (3, "reply", 0),
+        (3, "ack", 0),
+        (4, "error", libc::EINVAL),
+        (5, "reply", 0),
+        (5, "ack", 0),
+        (6, "reply", 0),
+    ];
+    ensure!(answers == expected, "got {answers:?}");
+    socket.set_timeout(SHORT)?;
+    ensure!(
+        matches!(socket.recv(), Err(Error::Timeout(_))),
+        "something after the last reply"
+    );
     Ok(())
 }
 

@@ -23,6 +23,10 @@ pub const ALL: &[Test] = &[
         several_messages_in_one_sendmsg,
     ),
     (
+        "echoes_of_one_datagram_share_datagrams_in_order",
+        echoes_of_one_datagram_share_datagrams_in_order,
+    ),
+    (
         "echo_keeps_type_and_ignores_header_pid",
         echo_keeps_type_and_ignores_header_pid,
     ),
@@ -170,6 +174,52 @@ fn several_messages_in_one_sendmsg() -> Result<()> {
             "reply {i}: expected {expected:?}, got {reply:?}"
         );
     }
+    expect_silence(&mut socket)
+}
+
+fn echoes_of_one_datagram_share_datagrams_in_order() -> Result<()> {
+    let mut socket = connect()?;
+    // Whatever does not fit this buffer fails to decode.
+    socket.set_recv_buffer_len(REPLY_DATAGRAM_MAX);
+    // Small echoes, larger ones, one too big to share a datagram, small again.
+    let sizes = [vec![16; 100], vec![1000; 20], vec![12_000], vec![16; 5]].concat();
+    let sent: Vec<RawMessage> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| raw(&pattern(size, i as u8)))
+        .collect();
+    let first = socket.send(0, sent.clone())?;
+    let (mut echoed, mut datagrams) = (Vec::new(), 0);
+    while echoed.len() < sent.len() {
+        // The one large echo comes alone, in a datagram of its own size.
+        let big = sizes[echoed.len()] > REPLY_DATAGRAM_MAX;
+        socket.set_recv_buffer_len(if big { 64 * 1024 } else { REPLY_DATAGRAM_MAX });
+        let replies = recv_one(&mut socket)
+            .with_context(|| format!("the datagram after {} echoes", echoed.len()))?;
+        ensure!(
+            !big || replies.len() == 1,
+            "the {}-byte echo shares its datagram",
+            sizes[echoed.len()]
+        );
+        echoed.extend(replies);
+        datagrams += 1;
+    }
+    for (i, (sent, reply)) in sent.iter().zip(&echoed).enumerate() {
+        let expected = Reply::Echo {
+            seq: first + i as u32,
+            message: sent.clone(),
+        };
+        ensure!(
+            *reply == expected,
+            "echo {i}: expected {expected:?}, got {reply:?}"
+        );
+    }
+    // 100 small echoes fit in one datagram; 1016-byte ones, 3 to a datagram.
+    ensure!(
+        datagrams <= 12,
+        "{} echoes came in {datagrams} datagrams",
+        sent.len()
+    );
     expect_silence(&mut socket)
 }
 

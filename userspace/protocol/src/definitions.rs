@@ -68,6 +68,12 @@ pub const STAT_LISTENERS: u32 = 7;
 /// Default of the module's `max_payload` parameter: largest `DATA` attribute.
 pub const DEFAULT_MAX_PAYLOAD: u32 = 32768;
 
+/// Largest datagram of replies the module sends. The replies to the
+/// messages of one datagram share datagrams, in order, of the kernel's
+/// `NLMSG_GOODSIZE` bytes, which is at most this whatever the page size. A
+/// reply bigger than that comes alone, in a datagram of its own size.
+pub const REPLY_DATAGRAM_MAX: usize = 8192;
+
 // The same service over generic netlink: a family the controller
 // (`CTRL_CMD_GETFAMILY`) resolves by name, whose commands take the same
 // attributes with the same policies. A message's type is the family's id;

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The replies to one datagram, packed into shared datagrams.
+//!
+//! A client that sends many requests in one `sendmsg` reads many replies;
+//! one datagram per reply would cost an allocation, a queueing, a wakeup
+//! and a `recvmsg` each. So the replies to the messages of one datagram
+//! share socket buffers of `NLMSG_GOODSIZE` bytes, as the parts of a dump
+//! do, in order. A datagram of one message gets one reply datagram of
+//! exactly its size, as before.
+
+use super::message::{align, HEADER_LEN};
+use super::skb::{MessageWriter, OutBuffer, OutMessage};
+use super::socket::Socket;
+use crate::bindings;
+use core::cell::Cell;
+use kernel::prelude::*;
+
+// The protocol promises readers no larger shared datagram.
+const _: () = assert!(bindings::NLTEST_NLMSG_GOODSIZE <= crate::protocol::REPLY_DATAGRAM_MAX);
+
+/// What one reply datagram carried, and what became of it: for the service
+/// to count.
+pub(crate) struct Sent {
+    /// Messages in the datagram.
+    pub(crate) messages: u32,
+    /// The bytes the service asked to count for them.
+    pub(crate) bytes: usize,
+    /// `Ok`, or `EAGAIN` when the receiver's queue was full (the netlink core
+    /// then reports `ENOBUFS` to the receiver), or another send error.
+    pub(crate) result: Result,
+}
+
+/// A reply datagram being filled.
+struct Pending {
+    buffer: OutBuffer,
+    messages: u32,
+    bytes: usize,
+}
+
+/// The replies to the sender of one datagram, sent in order: queued
+/// replies are sent when the buffer is full, before any message sent
+/// directly ([`Replies::send_now`], acks), and at the latest when this is
+/// dropped.
+pub(crate) struct Replies<'a> {
+    socket: &'a Socket,
+    portid: u32,
+    /// Whether messages of the datagram follow the one being served; then a
+    /// new reply buffer gets room for more replies.
+    more_follow: Cell<bool>,
+    pending: Cell<Option<Pending>>,
+    on_sent: &'a dyn Fn(Sent),
+}
+
+impl<'a> Replies<'a> {
+    /// Replies to `portid` through `socket`; `on_sent` hears about each
+    /// datagram sent.
+    #[inline]
+    pub(super) fn new(socket: &'a Socket, portid: u32, on_sent: &'a dyn Fn(Sent)) -> Self {
+        Self {
+            socket,
+            portid,
+            more_follow: Cell::new(false),
+            pending: Cell::new(None),
+            on_sent,
+        }
+    }
+
+    /// The kernel socket the datagram came to.
+    #[inline]
+    pub(crate) fn socket(&self) -> &'a Socket {
+        self.socket
+    }
+
+    #[inline]
+    pub(super) fn set_more_follow(&self, more_follow: bool) {
+        self.more_follow.set(more_follow);
+    }
+
+    /// Queues a reply whose payload is a copy of `payload` (`nlmsg_flags`
+    /// 0), counted as `payload.len()` bytes.
+    #[inline]
+    pub(crate) fn copy(&self, kind: u16, seq: u32, payload: &[u8]) -> Result {
+        self.push(HEADER_LEN + payload.len(), payload.len(), |buffer| {
+            buffer.put_copy(kind, 0, seq, payload).map(|_| ())
+        })
+    }
+
+    /// Queues a reply with room for `attributes_len` bytes of attributes,
+    /// which `fill` writes, counted as `counted` bytes.
+    #[inline]
+    pub(super) fn build(
+        &self,
+        kind: u16,
+        seq: u32,
+        attributes_len: usize,
+        counted: usize,
+        fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
+    ) -> Result {
+        self.push(HEADER_LEN + attributes_len, counted, |buffer| {
+            buffer.put_with(kind, 0, seq, fill)
+        })
+    }
+
+    /// Appends a message of at most `len` bytes, which `put` writes.
+    #[inline]
+    fn push(
+        &self,
+        len: usize,
+        counted: usize,
+        put: impl FnOnce(&mut OutBuffer) -> Result,
+    ) -> Result {
+        let len = align(len);
+        // Too large to share: sent at once, alone.
+        let alone = len > bindings::NLTEST_NLMSG_GOODSIZE;
+        let mut pending = match self.pending.take() {
+            Some(pending) if pending.buffer.room() >= len => pending,
+            full => {
+                if let Some(full) = full {
+                    self.send(full);
+                }
+                let capacity = if self.more_follow.get() {
+                    len.max(bindings::NLTEST_NLMSG_GOODSIZE)
+                } else {
+                    len
+                };
+                Pending {
+                    buffer: OutBuffer::with_capacity(capacity)?,
+                    messages: 0,
+                    bytes: 0,
+                }
+            }
+        };
+        let result = put(&mut pending.buffer);
+        if result.is_ok() {
+            pending.messages += 1;
+            pending.bytes += counted;
+        }
+        if alone && result.is_ok() {
+            self.send(pending);
+        } else if pending.messages > 0 {
+            self.pending.set(Some(pending));
+        }
+        result
+    }
+
+    /// Sends the queued replies.
+    #[inline]
+    pub(super) fn flush(&self) {
+        if let Some(pending) = self.pending.take() {
+            self.send(pending);
+        }
+    }
+
+    /// Sends `message` after the queued replies, in a datagram of its own;
+    /// it is not counted.
+    pub(crate) fn send_now(&self, message: OutMessage) -> Result {
+        self.flush();
+        self.socket.unicast(message, self.portid)
+    }
+
+    #[inline]
+    fn send(&self, pending: Pending) {
+        let result = self.socket.unicast(pending.buffer, self.portid);
+        (self.on_sent)(Sent {
+            messages: pending.messages,
+            bytes: pending.bytes,
+            result,
+        });
+    }
+}
+
+impl Drop for Replies<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
