@@ -171,6 +171,7 @@ impl<'a> Replies<'a> {
 }
 
 impl Drop for Replies<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.flush();
     }

@@ -135,10 +135,10 @@ impl OutBuffer {
     #[inline]
     pub(super) fn room(&self) -> usize {
         // SAFETY: the skb is valid (type invariant) and linear, so its
-        // tailroom is `end - tail`.
+        // tailroom is `end - tail`, never negative.
         unsafe {
             let skb = self.skb.as_ptr();
-            ((*skb).end - (*skb).tail) as usize
+            (*skb).end.wrapping_sub((*skb).tail) as usize
         }
     }
 
@@ -363,9 +363,23 @@ impl MessageWriter<'_> {
         super::to_result(unsafe {
             bindings::nla_put(self.skb, attr.into(), len, data.as_ptr().cast())
         })?;
-        // SAFETY: `header` is the skb's last message (type invariant).
-        unsafe { bindings::nlmsg_end(self.skb, self.header) };
+        self.end();
         Ok(())
+    }
+
+    /// Sets the message's length to what it holds (`nlmsg_end`, inlined:
+    /// it runs for every attribute of every reply).
+    #[inline]
+    fn end(&mut self) {
+        // SAFETY: the skb is valid and `header` its last message (type
+        // invariant), so the skb's tail, `tail` bytes after its head (an
+        // offset, on 64-bit), lies at or after the header, within the
+        // buffer.
+        unsafe {
+            let skb = self.skb;
+            let tail = (*skb).head.add((*skb).tail as usize);
+            (*self.header).nlmsg_len = tail.offset_from(self.header.cast::<u8>()) as u32;
+        }
     }
 
     /// Appends a u32 attribute.
@@ -399,8 +413,8 @@ impl MessageWriter<'_> {
         // SAFETY: `start` is the nest opened above, `header` the last message.
         unsafe {
             bindings::nla_nest_end(self.skb, start);
-            bindings::nlmsg_end(self.skb, self.header);
         }
+        self.end();
         Ok(())
     }
 }

@@ -110,12 +110,13 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     let (socket, state) = unsafe { (Socket::from_raw(sock), state_of::<S>(sock)) };
     let count_sent = |sent: Sent| S::sent(state, sent);
     let replies = Replies::new(socket, received.sender_portid(), &count_sent);
+    let groups = S::socket_config().groups;
     let mut messages = received.messages();
     while let Some(message) = messages.next() {
         match message {
             Ok(message) => {
                 replies.set_more_follow(!messages.is_empty());
-                serve_message::<S>(&replies, state, received, &message);
+                serve_message::<S>(&replies, groups, state, received, &message);
             }
             // The iterator ends here: what follows cannot be framed.
             Err(malformed) => S::malformed(&replies, state, malformed),
@@ -124,10 +125,12 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     // Dropping `replies` sends what it holds.
 }
 
-/// Serves one well-formed message of a datagram that `received` holds.
+/// Serves one well-formed message of a datagram that `received` holds, on a
+/// socket with `groups` multicast groups.
 #[inline]
 fn serve_message<S: Service>(
     replies: &Replies<'_>,
+    groups: u32,
     state: &S::State,
     received: &ReceivedSkb,
     message: &Message<'_>,
@@ -139,19 +142,16 @@ fn serve_message<S: Service>(
         }
         if wants_ack {
             replies.flush();
-            received.ack(message, 0, &Default::default());
+            received.ack(message, 0, &empty_extack());
         }
         return;
     }
-    let mut extack = bindings::netlink_ext_ack::default();
+    let mut extack = empty_extack();
     // INVARIANT: `netlink_rcv_skb` would pass this header: its length was
     // checked, and it lies in the skb, which outlives the request; `extack`
     // outlives it too.
     let request = Request {
-        transport: Transport::Unit {
-            replies,
-            groups: S::socket_config().groups,
-        },
+        transport: Transport::Unit { replies, groups },
         skb: received,
         header: message.header_ptr(),
         extack: &mut extack,
@@ -166,6 +166,14 @@ fn serve_message<S: Service>(
         replies.flush();
         received.ack(message, error, &extack);
     }
+}
+
+/// An empty extended ack, as `netlink_rcv_skb` starts each message with.
+#[inline]
+fn empty_extack() -> bindings::netlink_ext_ack {
+    // SAFETY: all-zero is a valid `netlink_ext_ack`: no message, no
+    // attribute, no cookie.
+    unsafe { core::mem::zeroed() }
 }
 
 /// Whether a message is a request `netlink_rcv_skb` passes to its callback:
