@@ -57,10 +57,12 @@ def main():
                 action, name = words[1], words[2]
                 if action == "start":
                     monitor_command(monitor, f"logfile {directory}/{name}.exec")
-                    monitor_command(monitor, "log exec")
+                    # `log` replaces the whole mask: nochain must be named
+                    # again, or chained blocks run unlogged.
+                    monitor_command(monitor, "log exec,nochain")
                     open(f"{directory}/go-{name}", "w").close()
                 elif action == "stop":
-                    monitor_command(monitor, "log none")
+                    monitor_command(monitor, "log nochain")
                     open(f"{directory}/stopped-{name}", "w").close()
                     print(f"profile-monitor: {name} logged", file=sys.stderr)
 
