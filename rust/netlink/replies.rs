@@ -31,24 +31,25 @@ pub(crate) struct Sent {
     pub(crate) result: Result,
 }
 
-/// A reply datagram being filled.
-struct Pending {
-    buffer: OutBuffer,
-    messages: u32,
-    bytes: usize,
-}
-
 /// The replies to the sender of one datagram, sent in order: queued
 /// replies are sent when the buffer is full, before any message sent
 /// directly ([`Replies::send_now`], acks), and at the latest when this is
 /// dropped.
+///
+/// # Invariants
+///
+/// Between calls, `messages` and `bytes` count the messages `pending` holds
+/// (0 when it is `None`), and `pending` holds no empty buffer.
 pub(crate) struct Replies<'a> {
     socket: &'a Socket,
     portid: u32,
     /// Whether messages of the datagram follow the one being served; then a
     /// new reply buffer gets room for more replies.
     more_follow: Cell<bool>,
-    pending: Cell<Option<Pending>>,
+    /// The reply datagram being filled.
+    pending: Cell<Option<OutBuffer>>,
+    messages: Cell<u32>,
+    bytes: Cell<usize>,
     on_sent: &'a dyn Fn(Sent),
 }
 
@@ -62,6 +63,8 @@ impl<'a> Replies<'a> {
             portid,
             more_follow: Cell::new(false),
             pending: Cell::new(None),
+            messages: Cell::new(0),
+            bytes: Cell::new(0),
             on_sent,
         }
     }
@@ -111,10 +114,8 @@ impl<'a> Replies<'a> {
         put: impl FnOnce(&mut OutBuffer) -> Result,
     ) -> Result {
         let len = align(len);
-        // Too large to share: sent at once, alone.
-        let alone = len > bindings::NLTEST_NLMSG_GOODSIZE;
-        let mut pending = match self.pending.take() {
-            Some(pending) if pending.buffer.room() >= len => pending,
+        let mut buffer = match self.pending.take() {
+            Some(buffer) if buffer.room() >= len => buffer,
             full => {
                 if let Some(full) = full {
                     self.send(full);
@@ -124,22 +125,24 @@ impl<'a> Replies<'a> {
                 } else {
                     len
                 };
-                Pending {
-                    buffer: OutBuffer::with_capacity(capacity)?,
-                    messages: 0,
-                    bytes: 0,
-                }
+                OutBuffer::with_capacity(capacity)?
             }
         };
-        let result = put(&mut pending.buffer);
+        let result = put(&mut buffer);
         if result.is_ok() {
-            pending.messages += 1;
-            pending.bytes += counted;
+            // At most one message per 16 bytes of a datagram: no overflow.
+            self.messages.set(self.messages.get().wrapping_add(1));
+            self.bytes.set(self.bytes.get().wrapping_add(counted));
         }
-        if alone && result.is_ok() {
-            self.send(pending);
-        } else if pending.messages > 0 {
-            self.pending.set(Some(pending));
+        if self.messages.get() == 0 {
+            // INVARIANT: `pending` holds no empty buffer.
+            return result;
+        }
+        if len > bindings::NLTEST_NLMSG_GOODSIZE {
+            // Too large to share: sent at once, alone.
+            self.send(buffer);
+        } else {
+            self.pending.set(Some(buffer));
         }
         result
     }
@@ -147,8 +150,8 @@ impl<'a> Replies<'a> {
     /// Sends the queued replies.
     #[inline]
     pub(super) fn flush(&self) {
-        if let Some(pending) = self.pending.take() {
-            self.send(pending);
+        if let Some(buffer) = self.pending.take() {
+            self.send(buffer);
         }
     }
 
@@ -159,12 +162,13 @@ impl<'a> Replies<'a> {
         self.socket.unicast(message, self.portid)
     }
 
+    /// Sends `buffer`, which holds the messages counted so far.
     #[inline]
-    fn send(&self, pending: Pending) {
-        let result = self.socket.unicast(pending.buffer, self.portid);
+    fn send(&self, buffer: OutBuffer) {
+        let result = self.socket.unicast(buffer, self.portid);
         (self.on_sent)(Sent {
-            messages: pending.messages,
-            bytes: pending.bytes,
+            messages: self.messages.replace(0),
+            bytes: self.bytes.replace(0),
             result,
         });
     }

@@ -3,7 +3,7 @@
 //! Socket buffers: the ones the netlink core lends to the input callback, and
 //! the ones the module builds to send.
 
-use super::message::{Header, Message, Messages, HEADER_LEN};
+use super::message::{align, Header, Message, Messages, HEADER_LEN};
 use crate::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{prelude::*, types::Opaque};
@@ -153,16 +153,21 @@ impl OutBuffer {
         seq: u32,
         payload_len: usize,
     ) -> Result<NonNull<bindings::nlmsghdr>> {
-        let payload_len = i32::try_from(payload_len).map_err(|_| super::code::emsgsize())?;
-        // SAFETY: the skb is valid and ours (type invariant); `nlmsg_put`
-        // checks its tailroom.
+        // `nlmsg_put`, with its tailroom check written here: the C inline
+        // would cost a call to its wrapper for every reply.
+        if self.room() < align(HEADER_LEN + payload_len) {
+            return Err(super::code::emsgsize());
+        }
+        // SAFETY: the skb is valid and ours (type invariant), with room for
+        // the message (checked above, so `payload_len` fits an `int`), which
+        // `__nlmsg_put` appends.
         let header = unsafe {
-            bindings::nlmsg_put(
+            bindings::__nlmsg_put(
                 self.skb.as_ptr(),
                 0,
                 seq,
                 kind.into(),
-                payload_len,
+                payload_len as i32,
                 flags.into(),
             )
         };
