@@ -170,7 +170,8 @@ pub(crate) struct Attributes<'a> {
 
 impl<'a> Attributes<'a> {
     /// No attributes.
-    fn empty() -> Self {
+    #[inline]
+    pub(super) fn empty() -> Self {
         // INVARIANT: every entry is null.
         Self {
             table: [core::ptr::null_mut(); POLICY_LEN],
@@ -178,20 +179,23 @@ impl<'a> Attributes<'a> {
         }
     }
 
-    /// The attributes `parse` writes into a table of `POLICY_LEN` entries,
-    /// all null until then; what it returns is returned.
+    /// Lets `parse` write the attributes into the table of `POLICY_LEN`
+    /// entries, in place (a request's attributes are parsed on every
+    /// request: moving the table would cost a copy); what it returns is
+    /// returned. When it fails, no attributes are left.
     ///
     /// # Safety
     ///
     /// When `parse` succeeds, the entries must be null or attributes that
     /// `__nla_parse` checked, inside a request that lives for `'a`.
+    #[inline]
     pub(super) unsafe fn parse_with(
+        &mut self,
         parse: impl FnOnce(*mut *mut bindings::nlattr) -> kernel::error::Result,
-    ) -> kernel::error::Result<Self> {
-        let mut this = Self::empty();
-        parse(this.table.as_mut_ptr())?;
-        // INVARIANT: the caller guarantees what `parse` wrote.
-        Ok(this)
+    ) -> kernel::error::Result {
+        // INVARIANT: the caller guarantees what `parse` wrote when it
+        // succeeds; otherwise the table is emptied.
+        parse(self.table.as_mut_ptr()).inspect_err(|_| *self = Self::empty())
     }
 
     /// The attributes of a parse result: the first `len` entries of `table`

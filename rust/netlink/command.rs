@@ -72,7 +72,8 @@ fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
         request.set_error_fmt(format_args!("{} needs CAP_NET_ADMIN", command.name));
         return Err(EPERM);
     }
-    let attributes = request.parse(&command.policy)?;
+    let mut attributes = Attributes::empty();
+    request.parse_into(&command.policy, &mut attributes)?;
     if request.is_dump() && command.dumpit.is_some() {
         return request.start_dump::<S>();
     }

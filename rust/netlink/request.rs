@@ -98,8 +98,14 @@ impl<'a> Request<'a> {
     /// with the kernel's own errno and extended ack message, pointing at the
     /// attribute. (The generic netlink core does the same for the family.)
     /// The policy is `'static`: the netlink core may read it after the
-    /// request callback returned, when it writes the ack.
-    pub(super) fn parse(&self, policy: &'static Policy) -> Result<Attributes<'a>> {
+    /// request callback returned, when it writes the ack. The attributes go
+    /// into `attributes`.
+    #[inline]
+    pub(super) fn parse_into(
+        &self,
+        policy: &'static Policy,
+        attributes: &mut Attributes<'a>,
+    ) -> Result {
         let policy_table = policy.table();
         // SAFETY: `header` is valid and `nlmsg_len >= NLMSG_HDRLEN` (type
         // invariant), so the attributes span `nlmsg_len - NLMSG_HDRLEN` bytes
@@ -107,7 +113,7 @@ impl<'a> Request<'a> {
         // `table` and the policy have room for `max_attr + 1 <= POLICY_LEN`
         // entries; on success `__nla_parse` leaves in them checked attributes.
         unsafe {
-            Attributes::parse_with(|table| {
+            attributes.parse_with(|table| {
                 let head = self
                     .header
                     .cast::<u8>()
