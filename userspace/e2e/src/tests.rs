@@ -151,6 +151,28 @@ fn thousand_sequential_echoes() -> Result<()> {
     Ok(())
 }
 
+/// Checks that `echoed` are the echoes of `sent`, in order, the first with
+/// sequence number `first`.
+fn ensure_echoes(first: u32, sent: &[RawMessage], echoed: &[Reply]) -> Result<()> {
+    ensure!(
+        echoed.len() == sent.len(),
+        "{} echoes of {} messages",
+        echoed.len(),
+        sent.len()
+    );
+    for (i, (sent, reply)) in sent.iter().zip(echoed).enumerate() {
+        let expected = Reply::Echo {
+            seq: first + i as u32,
+            message: sent.clone(),
+        };
+        ensure!(
+            *reply == expected,
+            "echo {i}: expected {expected:?}, got {reply:?}"
+        );
+    }
+    Ok(())
+}
+
 fn several_messages_in_one_sendmsg() -> Result<()> {
     let mut socket = connect()?;
     let sent: Vec<RawMessage> = (0..16)
@@ -164,16 +186,7 @@ fn several_messages_in_one_sendmsg() -> Result<()> {
     while echoed.len() < sent.len() {
         echoed.extend(recv_one(&mut socket)?);
     }
-    for (i, (sent, reply)) in sent.iter().zip(&echoed).enumerate() {
-        let expected = Reply::Echo {
-            seq: first + i as u32,
-            message: sent.clone(),
-        };
-        ensure!(
-            *reply == expected,
-            "reply {i}: expected {expected:?}, got {reply:?}"
-        );
-    }
+    ensure_echoes(first, &sent, &echoed)?;
     expect_silence(&mut socket)
 }
 
@@ -204,16 +217,7 @@ fn echoes_of_one_datagram_share_datagrams_in_order() -> Result<()> {
         echoed.extend(replies);
         datagrams += 1;
     }
-    for (i, (sent, reply)) in sent.iter().zip(&echoed).enumerate() {
-        let expected = Reply::Echo {
-            seq: first + i as u32,
-            message: sent.clone(),
-        };
-        ensure!(
-            *reply == expected,
-            "echo {i}: expected {expected:?}, got {reply:?}"
-        );
-    }
+    ensure_echoes(first, &sent, &echoed)?;
     // 100 small echoes fit in one datagram; 1016-byte ones, 3 to a datagram.
     ensure!(
         datagrams <= 12,
