@@ -183,7 +183,7 @@ impl Service for NlTestService {
     }
 
     fn raw_message(replies: &Replies<'_>, counters: &Counters, message: &Message<'_>) {
-        let header = message.header;
+        let header = message.header();
         let payload = message.payload;
         if replies.copy(header.kind, header.seq, payload).is_err() {
             add(&counters.errors, 1);

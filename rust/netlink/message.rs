@@ -62,18 +62,24 @@ impl Header {
 
 /// One well-formed message of a datagram.
 pub(crate) struct Message<'a> {
-    /// The message's header.
-    pub(crate) header: Header,
+    /// The message's header, as it lies in the datagram: its fields are
+    /// read where they are used rather than copied, every message.
+    header: &'a [u8; HEADER_LEN],
     /// The `nlmsg_len - NLMSG_HDRLEN` bytes after the header.
     pub(crate) payload: &'a [u8],
 }
 
 impl Message<'_> {
+    /// The message's header.
+    #[inline]
+    pub(crate) fn header(&self) -> Header {
+        Header::parse(self.header)
+    }
+
     /// The message's header where it lies in the datagram.
     #[inline]
     pub(super) fn header_ptr(&self) -> *const bindings::nlmsghdr {
-        // The payload starts right after the header, even when it is empty.
-        self.payload.as_ptr().wrapping_sub(HEADER_LEN).cast()
+        self.header.as_ptr().cast()
     }
 }
 
@@ -128,7 +134,7 @@ impl<'a> Iterator for Messages<'a> {
         }
         self.rest = rest.get(align(len)..).unwrap_or_default();
         Some(Ok(Message {
-            header,
+            header: header_bytes,
             payload: &rest[HEADER_LEN..len],
         }))
     }

@@ -111,12 +111,15 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     let count_sent = |sent: Sent| S::sent(state, sent);
     let replies = Replies::new(socket, received.sender_portid(), &count_sent);
     let groups = S::socket_config().groups;
+    // One extended ack for the datagram's messages, made when the first
+    // needs it and emptied for each.
+    let mut extack = None;
     let mut messages = received.messages();
     while let Some(message) = messages.next() {
         match message {
             Ok(message) => {
                 replies.set_more_follow(!messages.is_empty());
-                serve_message::<S>(&replies, groups, state, received, &message);
+                serve_message::<S>(&replies, groups, state, received, &mut extack, &message);
             }
             // The iterator ends here: what follows cannot be framed.
             Err(malformed) => S::malformed(&replies, state, malformed),
@@ -126,27 +129,29 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
 }
 
 /// Serves one well-formed message of a datagram that `received` holds, on a
-/// socket with `groups` multicast groups.
+/// socket with `groups` multicast groups; `extack` holds the datagram's
+/// extended ack once a message needed one.
 #[inline]
 fn serve_message<S: Service>(
     replies: &Replies<'_>,
     groups: u32,
     state: &S::State,
     received: &ReceivedSkb,
+    extack: &mut Option<bindings::netlink_ext_ack>,
     message: &Message<'_>,
 ) {
-    let wants_ack = u32::from(message.header.flags) & bindings::NLM_F_ACK != 0;
+    let wants_ack = u32::from(message.header().flags) & bindings::NLM_F_ACK != 0;
     if !is_request(message) {
         if is_raw(message) {
             S::raw_message(replies, state, message);
         }
         if wants_ack {
             replies.flush();
-            received.ack(message, 0, &empty_extack());
+            received.ack(message, 0, fresh_extack(extack));
         }
         return;
     }
-    let mut extack = empty_extack();
+    let extack = fresh_extack(extack);
     // INVARIANT: `netlink_rcv_skb` would pass this header: its length was
     // checked, and it lies in the skb, which outlives the request; `extack`
     // outlives it too.
@@ -154,7 +159,7 @@ fn serve_message<S: Service>(
         transport: Transport::Unit { replies, groups },
         skb: received,
         header: message.header_ptr(),
-        extack: &mut extack,
+        extack,
     };
     let error = match serve_unit_request::<S>(state, &request) {
         Ok(()) => 0,
@@ -164,23 +169,57 @@ fn serve_message<S: Service>(
     };
     if error != 0 || wants_ack {
         replies.flush();
-        received.ack(message, error, &extack);
+        received.ack(message, error, extack);
     }
 }
 
-/// An empty extended ack, as `netlink_rcv_skb` starts each message with.
+/// The extended ack of a datagram, empty for the next message: zeroed the
+/// first time, as `netlink_rcv_skb` does for each message, then cleared.
 #[inline]
-fn empty_extack() -> bindings::netlink_ext_ack {
-    // SAFETY: all-zero is a valid `netlink_ext_ack`: no message, no
-    // attribute, no cookie.
-    unsafe { core::mem::zeroed() }
+fn fresh_extack(slot: &mut Option<bindings::netlink_ext_ack>) -> &mut bindings::netlink_ext_ack {
+    match slot {
+        Some(extack) => {
+            clear_extack(extack);
+            extack
+        }
+        // SAFETY: all-zero is a valid `netlink_ext_ack`: no message, no
+        // attribute, no cookie.
+        None => slot.insert(unsafe { core::mem::zeroed() }),
+    }
+}
+
+/// Empties `extack` field by field: a memset of the whole structure (136
+/// bytes, most of them the message buffer) would be a call and a loop for
+/// every request. The fields cleared are the ones `netlink_ack` reads; the
+/// pattern names every field, so that a field added to the structure fails
+/// the build here until it is considered.
+#[inline]
+fn clear_extack(extack: &mut bindings::netlink_ext_ack) {
+    let bindings::netlink_ext_ack {
+        _msg,
+        bad_attr,
+        policy,
+        miss_nest,
+        miss_type,
+        // Read only up to `cookie_len`.
+        cookie: _,
+        cookie_len,
+        // Read only through `_msg`, when a formatted message points to it.
+        _msg_buf: _,
+    } = extack;
+    *_msg = core::ptr::null();
+    *bad_attr = core::ptr::null();
+    *policy = core::ptr::null_mut();
+    *miss_nest = core::ptr::null();
+    *miss_type = 0;
+    *cookie_len = 0;
 }
 
 /// Whether a message is a request `netlink_rcv_skb` passes to its callback:
 /// `NLM_F_REQUEST` and a type from `NLMSG_MIN_TYPE` on.
 #[inline]
 fn is_request(message: &Message<'_>) -> bool {
-    let header = message.header;
+    let header = message.header();
     u32::from(header.flags) & bindings::NLM_F_REQUEST != 0
         && header.kind >= bindings::NLMSG_MIN_TYPE as u16
 }
@@ -189,7 +228,7 @@ fn is_request(message: &Message<'_>) -> bool {
 /// control message (types 1 to 15).
 #[inline]
 fn is_raw(message: &Message<'_>) -> bool {
-    let kind = message.header.kind;
+    let kind = message.header().kind;
     !is_request(message) && (kind == 0 || kind >= bindings::NLMSG_MIN_TYPE as u16)
 }
 

@@ -6,7 +6,7 @@
 use crate::guest::{self, first_line, run, wait_with_limit};
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::message::encode;
+use nltest_client::message::{encode, ExtAck, HEADER_LEN};
 use nltest_client::{
     protocol::*, Broadcast, EchoSocket, Error, Event, RawMessage, Reply, Request, Response, Stat,
     Transport,
@@ -259,7 +259,8 @@ fn control_messages_are_never_echoed() -> Result<()> {
 }
 
 /// Replies share datagrams, acks do not: each ack must still come after the
-/// replies to the messages before it.
+/// replies to the messages before it. An error's extended ack stays with it:
+/// the acks after it carry none.
 fn answers_to_one_datagram_come_in_order() -> Result<()> {
     let mut socket = unit()?;
     let raw = |data: &[u8]| RawMessage {
@@ -282,21 +283,28 @@ fn answers_to_one_datagram_come_in_order() -> Result<()> {
     let mut answers = Vec::new();
     while answers.len() < 8 {
         answers.extend(socket.recv()?.into_iter().map(|reply| match reply {
-            Reply::Echo { seq, .. } => (seq, "reply", 0),
-            Reply::Error { seq, errno: 0, .. } => (seq, "ack", 0),
-            Reply::Error { seq, errno, .. } => (seq, "error", errno),
-            _ => (0, "other", 0),
+            Reply::Echo { seq, .. } => (seq, "reply", 0, ExtAck::default()),
+            Reply::Error { seq, errno: 0, ack } => (seq, "ack", 0, ack),
+            Reply::Error { seq, errno, ack } => (seq, "error", errno, ack),
+            _ => (0, "other", 0, ExtAck::default()),
         }));
     }
+    let none = ExtAck::default;
+    // Attribute 9 follows the header and DATA "x".
+    let unknown = ExtAck {
+        message: Some("Unknown attribute type".to_string()),
+        offset: Some(HEADER_LEN as u32 + 8),
+        policy: vec![],
+    };
     let expected = [
-        (1, "reply", 0),
-        (2, "reply", 0),
-        (3, "reply", 0),
-        (3, "ack", 0),
-        (4, "error", libc::EINVAL),
-        (5, "reply", 0),
-        (5, "ack", 0),
-        (6, "reply", 0),
+        (1, "reply", 0, none()),
+        (2, "reply", 0, none()),
+        (3, "reply", 0, none()),
+        (3, "ack", 0, none()),
+        (4, "error", libc::EINVAL, unknown),
+        (5, "reply", 0, none()),
+        (5, "ack", 0, none()),
+        (6, "reply", 0, none()),
     ];
     ensure!(answers == expected, "got {answers:?}");
     socket.set_timeout(SHORT)?;
