@@ -7,12 +7,21 @@
 # (-d exec with nochain); scripts/tb-profile.py turns the logs into
 # instructions per echo by function, side by side.
 #
+# With a batch of one, the window holds bench's warm-up and its two runs,
+# all one message at a time; with larger batches, the batched run alone
+# (--batched-only).
+#
 # usage: scripts/profile.sh [PROTOCOL [SIZE [BATCH]]]   (default: typed 16 1)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 protocol=${1:-typed} size=${2:-16} batch=${3:-1}
-count=1024 warmup=200
+count=1024
+if [ "$batch" -gt 1 ]; then
+    runs=--batched-only
+else
+    runs=
+fi
 c_unit=18
 
 scripts/install-toolchain.sh
@@ -32,8 +41,8 @@ console=$top/build/console-profile.log
 window() {
     local name=$1 unit=$2
     echo "echo nltest-profile: start $name; while [ ! -e /host$logs/go-$name ]; do :; done;" \
-         "nltest bench --unit $unit --protocols $protocol --sizes $size --count $count" \
-         "--batch $batch >/dev/null;" \
+         "echo nltest-profile-case \$(nltest bench --unit $unit --protocols $protocol" \
+         "--sizes $size --count $count --batch $batch $runs --json);" \
          "echo nltest-profile: stop $name; while [ ! -e /host$logs/stopped-$name ]; do :; done;"
 }
 # A first run of each, unlogged, so that neither window pays for first
@@ -52,8 +61,15 @@ NLTEST_CONSOLE_LOG=$console NLTEST_QEMU_ARGS="-d nochain -D $logs/boot.exec -mon
 wait $watcher
 
 read -r rust_text c_text < <(sed -n 's/^nltest-profile-text \(0x[0-9a-f]*\) \(0x[0-9a-f]*\).*/\1 \2/p' "$console")
-# Echoes per window: the warm-up, then the case one at a time, then batched.
-echoes=$((warmup + 2 * count))
+# Echoes per window, from the case bench reports (it may lower the batch so
+# that the replies fit the socket buffer).
+echoes=$(sed -n 's/^nltest-profile-case //p' "$console" | head -n 1 | python3 -c '
+import json, sys
+case = json.load(sys.stdin)["cases"][0]
+count, batch = case["count"], case["batch"]
+batched = -(-count // batch) * batch
+print(batched if sys.argv[1] else min(count, 200) + count + batched)
+' "$runs")
 python3 scripts/tb-profile.py --vmlinux "$kdir/vmlinux" \
     --module "rust/nltest.ko@$rust_text" --module "build/c-reference/nltest_ref.ko@$c_text" \
     --echoes $echoes --top "${PROFILE_TOP:-40}" rust="$logs/rust.exec" c="$logs/c.exec"

@@ -21,6 +21,8 @@ pub struct Options {
     pub batch: u32,
     pub rounds: u32,
     pub json: bool,
+    /// No run one message at a time: its figures are left out.
+    pub batched_only: bool,
     pub timeout: Duration,
 }
 
@@ -60,6 +62,7 @@ pub fn run(options: Options) -> Result<(), Error> {
                     size,
                     count: options.count.unwrap_or_else(|| default_count(size)),
                     batch: batch_that_fits(size, options.batch),
+                    one_at_a_time: !options.batched_only,
                 },
                 subject: Vec::new(),
                 baseline: Vec::new(),
@@ -275,16 +278,26 @@ fn print_summary(
     for rounds in cases {
         let results = pick(rounds);
         let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let one_at_a_time = if rounds.case.one_at_a_time {
+            format!(
+                "{:>7.1}us {:>7.1}us | {:>10.0} {:>8.2} {:>5.1}us {:>5.1}us",
+                median(results, |r| us(r.latency_median)),
+                median(results, |r| us(r.latency_p99)),
+                median(results, |r| r.single.echoes_per_second()),
+                median(results, |r| r.single.syscalls_per_echo()),
+                median(results, |r| r.single.user_us_per_echo()),
+                median(results, |r| r.single.system_us_per_echo()),
+            )
+        } else {
+            format!(
+                "{:>9} {:>9} | {:>10} {:>8} {:>7} {:>7}",
+                "-", "-", "-", "-", "-", "-"
+            )
+        };
         println!(
-            "{:<6} {:>6} | {:>7.1}us {:>7.1}us | {:>10.0} {:>8.2} {:>5.1}us {:>5.1}us | {:>5} {:>10.0} {:>8.2} {:>5.1}us {:>5.1}us",
+            "{:<6} {:>6} | {one_at_a_time} | {:>5} {:>10.0} {:>8.2} {:>5.1}us {:>5.1}us",
             rounds.case.protocol.name(),
             rounds.case.size,
-            median(results, |r| us(r.latency_median)),
-            median(results, |r| us(r.latency_p99)),
-            median(results, |r| r.single.echoes_per_second()),
-            median(results, |r| r.single.syscalls_per_echo()),
-            median(results, |r| r.single.user_us_per_echo()),
-            median(results, |r| r.single.system_us_per_echo()),
             rounds.case.batch,
             median(results, |r| r.batched.echoes_per_second()),
             median(results, |r| r.batched.syscalls_per_echo()),

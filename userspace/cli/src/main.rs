@@ -123,6 +123,10 @@ enum Command {
         /// Print JSON instead of tables
         #[arg(long)]
         json: bool,
+        /// Only the batched runs: no warm-up, no run one message at a time
+        /// (to profile the batched path alone)
+        #[arg(long, conflicts_with = "baseline_unit")]
+        batched_only: bool,
     },
     /// Join a multicast group and print what arrives: raw echoes and events
     Listen {
@@ -265,6 +269,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             rounds,
             reference_client,
             json,
+            batched_only,
         } => {
             unit_only("bench (measure the family with --protocols genl)")?;
             bench::run(bench::Options {
@@ -284,6 +289,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 batch,
                 rounds: rounds.max(1),
                 json,
+                batched_only,
                 timeout,
             })
         }

@@ -47,6 +47,9 @@ pub struct Case {
     pub count: u32,
     /// Requests per `sendmsg` in the batched run.
     pub batch: u32,
+    /// Whether the batched run follows a warm-up and a run one message at
+    /// a time (without them, only the batched path is exercised).
+    pub one_at_a_time: bool,
 }
 
 /// Figures of one way of sending (one at a time, or batched).
@@ -100,7 +103,7 @@ pub fn batch_that_fits(size: usize, wanted: u32) -> u32 {
 }
 
 /// Runs `case` against the module on `unit`: first one echo at a time
-/// (latency and throughput), then in batches.
+/// (latency and throughput), unless the case says not to, then in batches.
 /// `Protocol::Genl` goes through the family whatever `unit` is.
 pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, Error> {
     let mut socket = match case.protocol {
@@ -112,23 +115,18 @@ pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, 
     let family = family.as_ref();
     let payload: Vec<u8> = (0..case.size).map(|i| (i % 251) as u8).collect();
 
-    let mut single = Batch::new(case.protocol, &payload, 1, family)?;
-    // Warm up: the first echoes pay for page faults and cold caches.
-    for _ in 0..case.count.min(200) {
-        single.round_trip(&mut socket)?;
-    }
-    single.syscalls = 0;
-    let mut latencies = Vec::with_capacity(case.count as usize);
-    let usage = CpuTime::now();
-    let start = Instant::now();
-    for _ in 0..case.count {
-        let sent = Instant::now();
-        single.round_trip(&mut socket)?;
-        latencies.push(sent.elapsed());
-    }
-    let single_run = single.finish(start, usage, case.count.into());
-    latencies.sort_unstable();
-    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    let (single_run, latencies) = if case.one_at_a_time {
+        one_at_a_time(&mut socket, case, &payload, family)?
+    } else {
+        (Run::default(), Vec::new())
+    };
+    let percentile = |p: usize| {
+        let last = latencies.len().saturating_sub(1);
+        latencies
+            .get((latencies.len() * p / 100).min(last))
+            .copied()
+            .unwrap_or_default()
+    };
 
     let mut batched = Batch::new(case.protocol, &payload, case.batch, family)?;
     let rounds = case.count.div_ceil(case.batch).max(1);
@@ -146,6 +144,32 @@ pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, 
         single: single_run,
         batched: batched_run,
     })
+}
+
+/// The run one echo at a time, after a warm-up: its figures and its
+/// latencies, sorted.
+fn one_at_a_time(
+    socket: &mut EchoSocket,
+    case: Case,
+    payload: &[u8],
+    family: Option<&GenlFamily>,
+) -> Result<(Run, Vec<Duration>), Error> {
+    let mut single = Batch::new(case.protocol, payload, 1, family)?;
+    // Warm up: the first echoes pay for page faults and cold caches.
+    for _ in 0..case.count.min(200) {
+        single.round_trip(socket)?;
+    }
+    single.syscalls = 0;
+    let mut latencies = Vec::with_capacity(case.count as usize);
+    let usage = CpuTime::now();
+    let start = Instant::now();
+    for _ in 0..case.count {
+        let sent = Instant::now();
+        single.round_trip(socket)?;
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort_unstable();
+    Ok((single.finish(start, usage, case.count.into()), latencies))
 }
 
 /// A datagram of `count` identical requests, and buffers for their replies.

@@ -50,6 +50,10 @@ pub const ALL: &[Test] = &[
     ),
     ("cli_echo_and_listen", cli_echo_and_listen),
     (
+        "cli_bench_counts_its_syscalls",
+        cli_bench_counts_its_syscalls,
+    ),
+    (
         "module_absent_gives_a_clear_error",
         module_absent_gives_a_clear_error,
     ),
@@ -470,6 +474,42 @@ fn cli_echo_and_listen() -> Result<()> {
         output.contains("broadcast seq=2 type=0 18 bytes \"hello from the CLI\""),
         "nltest listen output: {output}"
     );
+    Ok(())
+}
+
+/// `nltest bench` on both protocols: one `sendmsg` and one `recv` per echo
+/// one at a time, one `sendmsg` and one `recvmmsg` per batch of 64 (their
+/// echoes share datagrams); `--batched-only` leaves the first run out.
+fn cli_bench_counts_its_syscalls() -> Result<()> {
+    for batched_only in [false, true] {
+        let mut args = vec!["bench", "--protocols", "raw,typed", "--sizes", "16"];
+        args.extend(["--count", "640", "--batch", "64", "--json"]);
+        if batched_only {
+            args.push("--batched-only");
+        }
+        let (ok, output) = run("nltest", &args, LIMIT)?;
+        ensure!(ok, "nltest bench failed: {output}");
+        let report: serde_json::Value =
+            serde_json::from_str(&output).with_context(|| format!("not JSON: {output}"))?;
+        let cases = report["cases"].as_array().context("no cases")?;
+        ensure!(cases.len() == 2, "{} cases instead of 2", cases.len());
+        for case in cases {
+            let figures = &case["subject"];
+            let single = figures["single"]["syscalls_per_echo"].as_f64();
+            let expected = (!batched_only).then_some(2.0);
+            ensure!(
+                single == expected,
+                "one at a time: {single:?} syscalls per echo"
+            );
+            let batched = figures["batched"]["syscalls_per_echo"].as_f64();
+            ensure!(
+                batched == Some(2.0 / 64.0),
+                "batched: {batched:?} syscalls per echo"
+            );
+            let rate = figures["batched"]["echoes_per_second"].as_f64();
+            ensure!(rate.is_some_and(|rate| rate > 0.0), "batched rate {rate:?}");
+        }
+    }
     Ok(())
 }
 
