@@ -7,9 +7,8 @@
 # (-d exec with nochain); scripts/tb-profile.py turns the logs into
 # instructions per echo by function, side by side.
 #
-# With a batch of one, the window holds bench's warm-up and its two runs,
-# all one message at a time; with larger batches, the batched run alone
-# (--batched-only).
+# The window holds the batched run alone (--batched-only; a batch of one is
+# one message at a time).
 #
 # usage: scripts/profile.sh [PROTOCOL [SIZE [BATCH]]]   (default: typed 16 1)
 set -euo pipefail
@@ -17,11 +16,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 protocol=${1:-typed} size=${2:-16} batch=${3:-1}
 count=1024
-if [ "$batch" -gt 1 ]; then
-    runs=--batched-only
-else
-    runs=
-fi
 c_unit=18
 
 scripts/install-toolchain.sh
@@ -42,7 +36,7 @@ window() {
     local name=$1 unit=$2
     echo "echo nltest-profile: start $name; while [ ! -e /host$logs/go-$name ]; do :; done;" \
          "echo nltest-profile-case \$(nltest bench --unit $unit --protocols $protocol" \
-         "--sizes $size --count $count --batch $batch $runs --json);" \
+         "--sizes $size --count $count --batch $batch --batched-only --json);" \
          "echo nltest-profile: stop $name; while [ ! -e /host$logs/stopped-$name ]; do :; done;"
 }
 # A first run of each, unlogged, so that neither window pays for first
@@ -61,15 +55,9 @@ NLTEST_CONSOLE_LOG=$console NLTEST_QEMU_ARGS="-d nochain -D $logs/boot.exec -mon
 wait $watcher
 
 read -r rust_text c_text < <(sed -n 's/^nltest-profile-text \(0x[0-9a-f]*\) \(0x[0-9a-f]*\).*/\1 \2/p' "$console")
-# Echoes per window, from the case bench reports (it may lower the batch so
-# that the replies fit the socket buffer).
-echoes=$(sed -n 's/^nltest-profile-case //p' "$console" | head -n 1 | python3 -c '
-import json, sys
-case = json.load(sys.stdin)["cases"][0]
-count, batch = case["count"], case["batch"]
-batched = -(-count // batch) * batch
-print(batched if sys.argv[1] else min(count, 200) + count + batched)
-' "$runs")
+# Echoes per window, as bench reports them (whole batches: at least $count).
+echoes=$(sed -n 's/^nltest-profile-case //p' "$console" | head -n 1 |
+    python3 -c 'import json, sys; print(int(json.load(sys.stdin)["cases"][0]["subject"]["batched"]["echoes"]))')
 python3 scripts/tb-profile.py --vmlinux "$kdir/vmlinux" \
     --module "rust/nltest.ko@$rust_text" --module "build/c-reference/nltest_ref.ko@$c_text" \
     --echoes $echoes --top "${PROFILE_TOP:-40}" rust="$logs/rust.exec" c="$logs/c.exec"

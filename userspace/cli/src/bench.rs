@@ -209,6 +209,7 @@ fn summary_json(results: &[CaseResult]) -> Value {
     let run = |batched: bool| {
         let pick = move |r: &CaseResult| if batched { r.batched } else { r.single };
         json!({
+            "echoes": median(results, |r| pick(r).echoes as f64),
             "echoes_per_second": median(results, |r| pick(r).echoes_per_second()),
             "syscalls_per_echo": median(results, |r| pick(r).syscalls_per_echo()),
             "user_us_per_echo": median(results, |r| pick(r).user_us_per_echo()),
