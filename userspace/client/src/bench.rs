@@ -115,17 +115,10 @@ pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, 
     let family = family.as_ref();
     let payload: Vec<u8> = (0..case.size).map(|i| (i % 251) as u8).collect();
 
-    let (single_run, latencies) = if case.one_at_a_time {
+    let (single_run, [latency_median, latency_p99]) = if case.one_at_a_time {
         one_at_a_time(&mut socket, case, &payload, family)?
     } else {
-        (Run::default(), Vec::new())
-    };
-    let percentile = |p: usize| {
-        let last = latencies.len().saturating_sub(1);
-        latencies
-            .get((latencies.len() * p / 100).min(last))
-            .copied()
-            .unwrap_or_default()
+        Default::default()
     };
 
     let mut batched = Batch::new(case.protocol, &payload, case.batch, family)?;
@@ -139,21 +132,21 @@ pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, 
 
     Ok(CaseResult {
         case,
-        latency_median: percentile(50),
-        latency_p99: percentile(99),
+        latency_median,
+        latency_p99,
         single: single_run,
         batched: batched_run,
     })
 }
 
-/// The run one echo at a time, after a warm-up: its figures and its
-/// latencies, sorted.
+/// The run one echo at a time, after a warm-up: its figures and its median
+/// and 99th percentile latencies.
 fn one_at_a_time(
     socket: &mut EchoSocket,
     case: Case,
     payload: &[u8],
     family: Option<&GenlFamily>,
-) -> Result<(Run, Vec<Duration>), Error> {
+) -> Result<(Run, [Duration; 2]), Error> {
     let mut single = Batch::new(case.protocol, payload, 1, family)?;
     // Warm up: the first echoes pay for page faults and cold caches.
     for _ in 0..case.count.min(200) {
@@ -169,7 +162,11 @@ fn one_at_a_time(
         latencies.push(sent.elapsed());
     }
     latencies.sort_unstable();
-    Ok((single.finish(start, usage, case.count.into()), latencies))
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    Ok((
+        single.finish(start, usage, case.count.into()),
+        [percentile(50), percentile(99)],
+    ))
 }
 
 /// A datagram of `count` identical requests, and buffers for their replies.
