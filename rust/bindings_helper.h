@@ -12,7 +12,6 @@
 #include <net/netns/generic.h>
 #include <net/genetlink.h>
 
-#include "params.h"
 
 /* What C reaches through a macro or an anonymous union, as functions. */
 static inline struct net *nltest_sock_net(const struct sock *sk)

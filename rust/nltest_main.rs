@@ -18,8 +18,8 @@
 //! describes all three.
 
 mod bindings;
+mod compat;
 mod netlink;
-mod parameters;
 
 // Shared with the userspace crates (`nltest-protocol`), which use all of it.
 #[allow(dead_code, unreachable_pub)]
@@ -27,7 +27,8 @@ mod parameters;
 mod protocol;
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{c_str, init::Zeroable, prelude::*};
+use compat::{module, Zeroable};
+use kernel::prelude::*;
 use netlink::{
     attribute_size, AttrPolicy, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind,
     Malformed, Message, MessageWriter, OutMessage, Policy, Registration, Replies, Request, Sent,
@@ -38,9 +39,27 @@ use protocol::*;
 module! {
     type: NlTest,
     name: "nltest",
-    author: "nltest authors",
+    authors: ["nltest authors"],
     description: "Netlink echo service (NETLINK_TEST) written in Rust",
     license: "GPL",
+    params: {
+        unit: i32 {
+            default: crate::protocol::NETLINK_TEST as i32,
+            description: "netlink protocol unit to register (default: NETLINK_TEST)",
+        },
+        nonroot_listen: bool {
+            default: false,
+            description: "let sockets without CAP_NET_ADMIN join the multicast groups (default: no)",
+        },
+        max_payload: u32 {
+            default: crate::protocol::DEFAULT_MAX_PAYLOAD,
+            description: "largest DATA attribute of a typed request, in bytes",
+        },
+        dump_batch: u32 {
+            default: 0,
+            description: "at most this many parts per round of a dump (0: as many as fit); small values make dumps span many reads",
+        },
+    },
 }
 
 const GROUPS: usize = GROUP_COUNT as usize;
@@ -176,9 +195,9 @@ impl Service for NlTestService {
 
     fn socket_config() -> SocketConfig {
         SocketConfig {
-            unit: parameters::unit(),
+            unit: module_parameters::unit.value(),
             groups: GROUP_COUNT,
-            nonroot_listen: parameters::nonroot_listen(),
+            nonroot_listen: module_parameters::nonroot_listen.value(),
         }
     }
 
@@ -238,13 +257,13 @@ impl Service for NlTestService {
 #[inline]
 fn data<'a>(request: &Request<'a>, attributes: &Attributes<'a>) -> Result<&'a [u8]> {
     let Some(attr) = attributes.get(ATTR_DATA) else {
-        request.set_error_message(c_str!("missing DATA attribute"));
+        request.set_error_message(c"missing DATA attribute");
         return Err(netlink::code::enodata());
     };
     let data = attr.bytes();
-    let limit = parameters::max_payload();
+    let limit = module_parameters::max_payload.value() as usize;
     if data.len() > limit {
-        request.set_attr_error(attr, c_str!("DATA is larger than max_payload"));
+        request.set_attr_error(attr, c"DATA is larger than max_payload");
         request.set_error_fmt(format_args!(
             "DATA is {} bytes, more than max_payload ({limit})",
             data.len()
@@ -279,7 +298,7 @@ fn echo(_counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>
 fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
     let data = data(request, attributes)?;
     let Some(attr) = attributes.get(ATTR_GROUP) else {
-        request.set_error_message(c_str!("missing GROUP attribute"));
+        request.set_error_message(c"missing GROUP attribute");
         return Err(netlink::code::enodata());
     };
     let group = attr.u32().unwrap_or(0);
@@ -288,7 +307,7 @@ fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes
         // netlink family has fewer.
         request.set_attr_error(
             attr,
-            c_str!("the generic netlink family has one group: events (GROUP 1)"),
+            c"the generic netlink family has one group: events (GROUP 1)",
         );
         return Err(ERANGE);
     }
@@ -314,9 +333,9 @@ fn get_stats(counters: &Counters, request: &Request<'_>, _attributes: &Attribute
 
 /// One round of the `GET_STATS` dump: one part per counter.
 fn dump_stats(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
-    let batch = match parameters::dump_batch() {
+    let batch = match module_parameters::dump_batch.value() {
         0 => usize::MAX,
-        batch => batch,
+        batch => batch as usize,
     };
     for _ in 0..batch {
         let Some(entry) = counters.entry(writer.cursor()) else {
@@ -337,7 +356,7 @@ struct NlTest {
 
 impl kernel::Module for NlTest {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let unit = parameters::unit();
+        let unit = module_parameters::unit.value();
         let service = Registration::<NlTestService>::new().inspect_err(|&error| {
             if error == EINVAL {
                 pr_err!("unit={unit} is not a netlink protocol unit (0 to 31)\n");
@@ -349,7 +368,7 @@ impl kernel::Module for NlTest {
         // groups of the unit: group flags are fixed at registration.
         let groups = [Group {
             name: GENL_EVENTS_GROUP,
-            admin_only: !parameters::nonroot_listen(),
+            admin_only: !module_parameters::nonroot_listen.value(),
         }];
         let config = FamilyConfig {
             name: GENL_FAMILY_NAME,

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Prints the cache directory of the test kernel built from the given config
-# fragments. The name holds a hash of everything the build depends on: the
-# kernel source package, the fragments, the toolchain and the build script,
-# so that any change to one of them selects a new directory.
+# Prints the cache directory of a test kernel (VERSION, or VERSION-debug for
+# the debug kernel). The name holds the kernel and a hash of everything its
+# build depends on: the source package's version, the config fragments, the
+# compiler, rustc, bindgen and the build script, so that any change to one of
+# them selects a new directory.
 #
-# usage: scripts/kernel-dir.sh FRAGMENT...
+# usage: scripts/kernel-dir.sh KERNEL
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${NLTEST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nltest}
+source "$here/kernels.sh"
+kernel=${1:?usage: scripts/kernel-dir.sh KERNEL}
+check_kernel "$kernel"
+mapfile -t fragments < <(kernel_fragments "$kernel")
 
 key=$(
-    dpkg-query -W -f='${Version}\n' linux-source-6.12
-    for fragment in "$@"; do cat "$fragment"; done
+    basename "$("$here/kernel-source.sh" "${kernel%-debug}")"
+    for fragment in "${fragments[@]}"; do cat "$fragment"; done
     rustc --version --verbose
     bindgen --version
-    clang --version | head -n 1
-    cat "$here/build-kernel.sh"
+    "$llvm_prefix/bin/clang" --version | head -n 1
+    cat "$here/build-kernel.sh" "$here/kernel-make.sh" "$here/kernels.sh"
 )
-name=$(basename "${@: -1}" .config)
-echo "$cache/$name-$(printf '%s' "$key" | sha256sum | cut -c1-16)"
+echo "$nltest_cache/linux-$kernel-$(printf '%s' "$key" | sha256sum | cut -c1-16)"

@@ -8,7 +8,7 @@ use super::attr::{Attributes, Policy};
 use super::dump::DumpWriter;
 use super::pernet::Service;
 use super::request::Request;
-use kernel::{c_str, prelude::*};
+use kernel::prelude::*;
 
 /// One message, as it is identified on each transport: its `nlmsg_type` on
 /// the protocol unit, its command (`genlmsghdr.cmd`) in the family.
@@ -65,7 +65,7 @@ pub(super) fn serve_unit_request<S: Service>(state: &S::State, request: &Request
 #[inline]
 fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
     let Some(command) = by_unit_kind::<S>(request.unit_kind()) else {
-        request.set_error_message(c_str!("unknown command"));
+        request.set_error_message(c"unknown command");
         return Err(super::code::eopnotsupp());
     };
     if command.admin && !request.sender_is_net_admin() {

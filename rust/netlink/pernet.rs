@@ -9,7 +9,8 @@ use super::replies::{Replies, Sent};
 use super::socket::{KernelSocket, SocketConfig};
 use crate::bindings;
 use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
-use kernel::{ffi, init::Zeroable, prelude::*};
+use crate::compat::Zeroable;
+use kernel::{ffi, prelude::*};
 
 /// What a netlink service does; the layer calls it for each namespace's
 /// kernel socket, possibly on several CPUs at once.

@@ -11,8 +11,9 @@ use super::replies::{Replies, Sent};
 use super::skb::{MessageWriter, OutMessage, ReceivedSkb};
 use super::to_result;
 use crate::bindings;
-use core::fmt::Write;
-use kernel::{ffi, prelude::*, str::CStr};
+use crate::compat::CStrExt;
+use core::{ffi::CStr, fmt::Write};
+use kernel::{ffi, prelude::*};
 
 /// Where a request came from, and so how to answer it.
 pub(super) enum Transport<'a> {
