@@ -1,9 +1,10 @@
 # nltest: a netlink echo service as a Rust kernel module.
 #
-#   make            build nltest.ko against KDIR (default: the test kernel,
-#                   built and cached first)
+#   make            build rust/nltest.ko against KDIR, or for KERNEL's test
+#                   kernel (built and cached first) into build/linux-KERNEL/
 #   make run        boot the test kernel in QEMU and show the module at work
-#   make test       lints, host unit tests and the end-to-end suite in QEMU
+#   make test       lints, host unit tests, then the end-to-end suite in QEMU
+#                   on every supported kernel (7.3, 6.12)
 #   make test-debug the suite with stress, fuzzing and fault injection on the
 #                   debug kernel (KASAN, kmemleak, lockdep)
 #   make fuzz       a longer fuzzing campaign on the debug kernel
@@ -11,15 +12,24 @@
 #   make profile    instructions per echo by kernel function, both modules
 #   make rust-analyzer   write rust-project.json for editors
 #
-# Kbuild (not this file) describes the module; `make -C $KDIR M=$PWD LLVM=1`
-# builds it against any Rust-enabled kernel tree.
-
-TEST_KERNEL_CONFIG := qemu/kernel.config
+#   KERNEL=6.12     pick one kernel for any target (default: 7.3; make test
+#                   without it runs every supported kernel)
+#
+# Kbuild (not this file) describes the module: `make -C $KDIR M=$PWD LLVM=1`
+# builds it against any Rust-enabled 6.12 or 7.3 tree.
 
 .PHONY: module run test test-debug fuzz bench profile kernel toolchain userspace rust-analyzer fmt clean help
 
+# The default kernel, as scripts/kernels.sh defines it.
+default_kernel = $(shell bash -c 'source scripts/kernels.sh && echo $$default_kernel')
+kernel = $(or $(KERNEL),$(default_kernel))
+
 module:
+ifdef KDIR
 	scripts/build-module.sh $(KDIR)
+else
+	scripts/prepare.sh $(kernel) >/dev/null
+endif
 
 run:
 	scripts/run.sh
@@ -48,13 +58,13 @@ toolchain:
 	scripts/install-toolchain.sh
 
 kernel: toolchain
-	scripts/build-kernel.sh $(TEST_KERNEL_CONFIG)
+	scripts/build-kernel.sh $(kernel)
 
 userspace:
 	scripts/build-userspace.sh
 
 rust-analyzer: kernel
-	$(MAKE) -C $${KDIR:-$$(scripts/kernel-dir.sh $(TEST_KERNEL_CONFIG))} M=$(CURDIR) LLVM=1 rust-analyzer
+	scripts/kernel-make.sh $${KDIR:-$$(scripts/build-kernel.sh $(kernel))} M=$(CURDIR) rust-analyzer
 
 clean:
 	rm -rf build rust-project.json userspace/target
@@ -63,9 +73,9 @@ clean:
 	rm -f rust/bindings_generated.rs rust/bindings_static_inlines.c
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 # Formats the module (with the kernel's rustfmt settings) and userspace.
 fmt:
-	rustfmt --edition 2021 --config-path $$(scripts/kernel-dir.sh $(TEST_KERNEL_CONFIG))/.rustfmt.toml rust/nltest_main.rs
+	rustfmt --edition 2021 --config-path $$(scripts/build-kernel.sh $(kernel))/.rustfmt.toml rust/nltest_main.rs
 	cd userspace && cargo fmt --all

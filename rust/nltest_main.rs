@@ -26,8 +26,8 @@ mod netlink;
 #[path = "../userspace/protocol/src/definitions.rs"]
 mod protocol;
 
-use core::sync::atomic::{AtomicU64, Ordering};
 use compat::{module, Zeroable};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 use netlink::{
     attribute_size, AttrPolicy, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind,

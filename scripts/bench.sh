@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: boots the test kernel once with the Rust module (unit 17) and
+# `make bench`: boots the test kernel (KERNEL, default 7.3) once with the Rust module (unit 17) and
 # the C reference module (unit 18) loaded side by side, and runs
 # `nltest bench` against both in alternation, with the minimal C client as a
 # second reference; then the typed service on the unit against the same
@@ -7,17 +7,17 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+source scripts/kernels.sh
+kernel=${KERNEL:-$default_kernel}
+check_kernel "$kernel"
 rounds=${BENCH_ROUNDS:-5}
 c_unit=18
 
-scripts/install-toolchain.sh
-kdir=$(scripts/build-kernel.sh qemu/kernel.config)
-scripts/build-module.sh "$kdir"
-scripts/build-c-reference.sh "$kdir"
-scripts/build-userspace.sh
+kdir=$(scripts/prepare.sh "$kernel")
 scripts/build-bench.sh
+c_reference=build/linux-$kernel/c-reference/nltest_ref.ko
 
-echo ">> benchmark: Rust module (unit 17) and C reference module (unit $c_unit), $rounds rounds, A B A B" >&2
+echo ">> benchmark on linux $(cat "$kdir/include/config/kernel.release"): Rust module (unit 17) and C reference module (unit $c_unit), $rounds rounds, A B A B" >&2
 # By default the guest's clock counts instructions (QEMU -icount): the
 # figures are instructions per echo, the same from run to run whatever the
 # host does; BENCH_ICOUNT=0 measures emulated time instead, noisy on a busy host.
@@ -30,7 +30,7 @@ else
 fi
 # One guest CPU: nothing else in the guest competes with the benchmark, and
 # under TCG one emulated CPU is one host thread, steadier on a busy host.
-KDIR=$kdir qemu/run "${clock[@]}" --cpus 1 --timeout 3000 --add build/c-reference/nltest_ref.ko -- \
+KDIR=$kdir qemu/run --kernel "$kernel" "${clock[@]}" --cpus 1 --timeout 3000 --add "$c_reference" -- \
     sh -c "insmod /added/nltest_ref.ko unit=$c_unit && \
            nltest bench --baseline-unit $c_unit --rounds $rounds --reference-client /bin/raw-client $* && \
            echo && echo 'the typed service on the unit and through the generic netlink family:' && \

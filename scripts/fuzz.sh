@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A fuzzing campaign against the module on the debug kernel, then a kmemleak
+# A fuzzing campaign against the module on the debug kernel (of KERNEL,
+# default 7.3), then a kmemleak
 # scan and a check of the console for kernel reports.
 #
 # usage: scripts/fuzz.sh SEED ITERATIONS
@@ -7,13 +8,13 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 seed=$1 iterations=$2
+source scripts/kernels.sh
+kernel=${KERNEL:-$default_kernel}-debug
+check_kernel "$kernel"
 
-scripts/install-toolchain.sh
-kdir=$(scripts/build-kernel.sh qemu/kernel.config qemu/debug.config)
-scripts/build-module.sh "$kdir" build/debug-module
-scripts/build-userspace.sh
+kdir=$(scripts/prepare.sh "$kernel")
 console=$top/build/console-fuzz.log
-NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel debug --memory 2G --timeout 7200 -- sh -c "
+NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel "$kernel" --memory 2G --timeout 7200 -- sh -c "
     mount -t debugfs debugfs /sys/kernel/debug && echo clear > /sys/kernel/debug/kmemleak &&
     nltest fuzz --seed $seed --iterations $iterations && rmmod nltest &&
     echo scan > /sys/kernel/debug/kmemleak && sleep 6 && echo scan > /sys/kernel/debug/kmemleak &&

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need: Debian packages, the
 # rust-src component and bindgen-cli. Safe to run again: each step is skipped
-# when what it installs is already there.
+# when what it installs is already there. The 7.3 source is fetched when a
+# 7.3 kernel is first built (scripts/kernel-source.sh).
 set -euo pipefail
+source "$(dirname "$0")/kernels.sh"
 
 packages=(
-    linux-source-6.12                               # the test kernel's source
-    clang lld llvm libclang-dev                     # LLVM=1 kernel build, bindgen
+    linux-source-6.12                               # the 6.12 test kernel's source
+    clang-$llvm_version lld-$llvm_version           # the kernels' LLVM build
+    llvm-$llvm_version libclang-$llvm_version-dev   # ... and bindgen's libclang
     make bc flex bison libelf-dev libssl-dev cpio   # kernel build
     xz-utils python3
     qemu-system-x86 busybox-static                  # the guest and its userland

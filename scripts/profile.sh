@@ -14,15 +14,15 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+source scripts/kernels.sh
+kernel=${KERNEL:-$default_kernel}
+check_kernel "$kernel"
 protocol=${1:-typed} size=${2:-16} batch=${3:-1}
 count=1024
 c_unit=18
 
-scripts/install-toolchain.sh
-kdir=$(scripts/build-kernel.sh qemu/kernel.config)
-scripts/build-module.sh "$kdir"
-scripts/build-c-reference.sh "$kdir"
-scripts/build-userspace.sh
+kdir=$(scripts/prepare.sh "$kernel")
+build=build/linux-$kernel
 
 logs=$(mktemp -d /tmp/nltest-profile.XXXXXX)
 trap 'rm -rf "$logs"' EXIT
@@ -51,7 +51,7 @@ echo ">> profiling $protocol echoes of $size bytes, batch $batch, on both module
 python3 scripts/profile-monitor.py "$console" "$monitor" "$logs" &
 watcher=$!
 NLTEST_CONSOLE_LOG=$console NLTEST_QEMU_ARGS="-d nochain -D $logs/boot.exec -monitor unix:$monitor,server=on,wait=off" \
-    KDIR=$kdir qemu/run --cpus 1 --timeout 3000 --add build/c-reference/nltest_ref.ko -- sh -c "$guest"
+    KDIR=$kdir qemu/run --kernel "$kernel" --cpus 1 --timeout 3000 --add "$build/c-reference/nltest_ref.ko" -- sh -c "$guest"
 wait $watcher
 
 read -r rust_text c_text < <(sed -n 's/^nltest-profile-text \(0x[0-9a-f]*\) \(0x[0-9a-f]*\).*/\1 \2/p' "$console")
@@ -59,5 +59,5 @@ read -r rust_text c_text < <(sed -n 's/^nltest-profile-text \(0x[0-9a-f]*\) \(0x
 echoes=$(sed -n 's/^nltest-profile-case //p' "$console" | head -n 1 |
     python3 -c 'import json, sys; print(int(json.load(sys.stdin)["cases"][0]["subject"]["batched"]["echoes"]))')
 python3 scripts/tb-profile.py --vmlinux "$kdir/vmlinux" \
-    --module "rust/nltest.ko@$rust_text" --module "build/c-reference/nltest_ref.ko@$c_text" \
+    --module "$build/rust/nltest.ko@$rust_text" --module "$build/c-reference/nltest_ref.ko@$c_text" \
     --echoes $echoes --top "${PROFILE_TOP:-40}" rust="$logs/rust.exec" c="$logs/c.exec"

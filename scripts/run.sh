@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# `make run`: builds what is missing, boots the test kernel and shows the
-# module at work (qemu/demo.sh).
+# `make run`: builds what is missing, boots the test kernel (KERNEL, default
+# 7.3) and shows the module at work (qemu/demo.sh).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+source scripts/kernels.sh
+kernel=${KERNEL:-$default_kernel}
+check_kernel "$kernel"
 
-scripts/install-toolchain.sh
-kdir=$(scripts/build-kernel.sh qemu/kernel.config)
-scripts/build-module.sh "$kdir"
-scripts/build-userspace.sh
-echo ">> booting the test kernel (TCG)" >&2
-KDIR=$kdir exec qemu/run --add qemu/demo.sh -- sh /added/demo.sh
+kdir=$(scripts/prepare.sh "$kernel")
+echo ">> booting the linux $kernel test kernel (TCG)" >&2
+KDIR=$kdir exec qemu/run --kernel "$kernel" --add qemu/demo.sh -- sh /added/demo.sh

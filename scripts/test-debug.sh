@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
-# The suite on the debug kernel (KASAN, kmemleak, lockdep, atomic-sleep
-# checks, SLUB debugging, Rust overflow checks, fault injection): every
-# in-guest test plus stress, fuzzing and allocation failures; then the
-# console must hold no kernel report. Closes with `N passed, N failed`.
+# The suite on the debug kernel of KERNEL (default 7.3: KASAN, kmemleak,
+# lockdep, atomic-sleep checks, SLUB debugging, Rust overflow checks, fault
+# injection): every in-guest test plus stress, fuzzing and allocation
+# failures; then the console must hold no kernel report. Closes with
+# `N passed, N failed`.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+source scripts/kernels.sh
+kernel=${KERNEL:-$default_kernel}-debug
+check_kernel "$kernel"
 
-scripts/install-toolchain.sh
-kdir=$(scripts/build-kernel.sh qemu/kernel.config qemu/debug.config)
-scripts/build-module.sh "$kdir" build/debug-module
-scripts/build-userspace.sh
-
-echo ">> end-to-end suite, stress, fuzzing and faults on the debug kernel" >&2
-console=$top/build/console-debug.log
+kdir=$(scripts/prepare.sh "$kernel")
+release=$(cat "$kdir/include/config/kernel.release")
+echo ">> linux $release (debug): end-to-end suite, stress, fuzzing and faults" >&2
+console=$top/build/console-$kernel.log
 guest_log=$(mktemp)
 trap 'rm -f "$guest_log"' EXIT
 # KASAN and SLUB debugging make everything slower: fewer stress echoes than
 # on the test kernel, more memory and time.
-NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel debug --memory 2G --timeout 2400 \
+NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel "$kernel" --memory 2G --timeout 2400 \
     --add qemu/debug-checks.sh -- \
     env NLTEST_STRESS_ECHOES="${NLTEST_STRESS_ECHOES:-10000}" sh /added/debug-checks.sh \
     | tee "$guest_log" || true
@@ -41,5 +42,6 @@ if scripts/check-console.sh "$console"; then
 else
     failed=$((failed + 1))
 fi
+echo "linux $release (debug): $passed passed, $failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,52 +1,69 @@
 #!/usr/bin/env bash
-# The whole test suite: lints, host unit tests, the module's warning-free
-# build, then the end-to-end suite inside the test guest. Closes with the
-# total `N passed, N failed` and exits 0 only when everything passed.
+# The whole test suite: lints, host unit tests, then on each test kernel
+# (every supported one, or KERNEL) the module's and the C reference's
+# warning-free builds and the end-to-end suite inside the guest, with a
+# closing line per kernel. Ends with the total `N passed, N failed` and
+# exits 0 only when everything passed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+source scripts/kernels.sh
+if [ -n "${KERNEL:-}" ]; then
+    check_kernel "$KERNEL"
+    kernels=("$KERNEL")
+else
+    kernels=("${supported_kernels[@]}")
+fi
 
 scripts/install-toolchain.sh
-kdir=$(scripts/build-kernel.sh qemu/kernel.config)
-scripts/lint.sh "$kdir"
+# rustfmt takes the kernel's settings from the first kernel's tree.
+scripts/lint.sh "$(scripts/build-kernel.sh "${kernels[0]}")"
 
 echo ">> host unit tests" >&2
-host_log=$(mktemp)
-trap 'rm -f "$host_log"' EXIT
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 host_status=0
-cargo test --manifest-path userspace/Cargo.toml 2>&1 | tee "$host_log" || host_status=$?
-host_passed=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$host_log" | paste -sd+ | bc)
-host_failed=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$host_log" | paste -sd+ | bc)
-if [ "$host_status" -ne 0 ] && [ "${host_failed:-0}" -eq 0 ]; then
+cargo test --manifest-path userspace/Cargo.toml 2>&1 | tee "$logs/host" || host_status=$?
+host_passed=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$logs/host" | paste -sd+ | bc)
+host_failed=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$logs/host" | paste -sd+ | bc)
+host_passed=${host_passed:-0} host_failed=${host_failed:-0}
+if [ "$host_status" -ne 0 ] && [ "$host_failed" -eq 0 ]; then
     host_failed=1   # the tests did not even build
 fi
+results=("host: $host_passed passed, $host_failed failed")
+passed=$host_passed failed=$host_failed
 
-scripts/build-module.sh "$kdir"
-scripts/build-c-reference.sh "$kdir"
-scripts/build-userspace.sh
-
-echo ">> end-to-end suite with stress and fuzzing in the test guest, then the" >&2
-echo ">> portable part of it against the C reference module (unit 18)" >&2
-guest_log=$(mktemp)
-trap 'rm -f "$host_log" "$guest_log"' EXIT
-KDIR=$kdir qemu/run --timeout 1200 --add build/c-reference/nltest_ref.ko -- \
-    sh -c 'nltest-e2e --stress; insmod /added/nltest_ref.ko unit=18 && nltest-e2e --reference 18' \
-    | tee "$guest_log" || true
-# Two suites, two closing lines; a missing one counts as a failure.
-summaries=$(tr -d '\r' <"$guest_log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
-guest_passed=0 guest_failed=0
-while read -r passed failed; do
-    [ -n "$passed" ] || continue
-    guest_passed=$((guest_passed + passed)) guest_failed=$((guest_failed + failed))
-done <<<"$summaries"
-if [ "$(grep -c . <<<"$summaries")" -ne 2 ]; then
-    echo "error: an end-to-end suite did not finish (see above)" >&2
-    guest_failed=$((guest_failed + 1))
-fi
+for kernel in "${kernels[@]}"; do
+    kernel_passed=0 kernel_failed=0
+    if ! kdir=$(scripts/prepare.sh "$kernel"); then
+        echo "error: linux $kernel: the kernel or a module did not build (see above)" >&2
+        kernel_failed=1
+    else
+        release=$(cat "$kdir/include/config/kernel.release")
+        echo ">> linux $release: end-to-end suite with stress and fuzzing in the test guest," >&2
+        echo ">> then the portable part of it against the C reference module (unit 18)" >&2
+        KDIR=$kdir qemu/run --kernel "$kernel" --timeout 1200 \
+            --add "build/linux-$kernel/c-reference/nltest_ref.ko" -- \
+            sh -c 'nltest-e2e --stress; insmod /added/nltest_ref.ko unit=18 && nltest-e2e --reference 18' \
+            | tee "$logs/guest-$kernel" || true
+        # Two suites, two closing lines; a missing one counts as a failure.
+        summaries=$(tr -d '\r' <"$logs/guest-$kernel" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+        while read -r suite_passed suite_failed; do
+            [ -n "$suite_passed" ] || continue
+            kernel_passed=$((kernel_passed + suite_passed)) kernel_failed=$((kernel_failed + suite_failed))
+        done <<<"$summaries"
+        if [ "$(grep -c . <<<"$summaries")" -ne 2 ]; then
+            echo "error: linux $release: an end-to-end suite did not finish (see above)" >&2
+            kernel_failed=$((kernel_failed + 1))
+        fi
+        kernel=$release
+    fi
+    echo "linux $kernel: $kernel_passed passed, $kernel_failed failed"
+    results+=("linux $kernel: $kernel_passed passed, $kernel_failed failed")
+    passed=$((passed + kernel_passed)) failed=$((failed + kernel_failed))
+done
 
 echo
-echo "host: ${host_passed:-0} passed, ${host_failed:-0} failed; guest: $guest_passed passed, $guest_failed failed"
-passed=$((${host_passed:-0} + guest_passed))
-failed=$((${host_failed:-0} + guest_failed))
+printf '%s\n' "${results[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

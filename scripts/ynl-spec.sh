@@ -2,9 +2,10 @@
 # Writes a YNL spec (Documentation/userspace-api/netlink/specs.rst) of the
 # generic netlink family to OUT, with every number taken from the protocol's
 # one definition (userspace/protocol/src/definitions.rs). With it, the
-# kernel's own generic client, tools/net/ynl/cli.py, talks to the module:
+# kernel's own generic client, tools/net/ynl/pyynl/cli.py (tools/net/ynl/cli.py
+# in 6.12), talks to the module:
 #
-#   python3 tools/net/ynl/cli.py --spec OUT --do echo --json '{"data": "6869"}'
+#   python3 tools/net/ynl/pyynl/cli.py --spec OUT --do echo --json '{"data": "6869"}'
 #
 # usage: scripts/ynl-spec.sh OUT
 set -euo pipefail

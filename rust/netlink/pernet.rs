@@ -8,8 +8,8 @@ use super::message::{Malformed, Message};
 use super::replies::{Replies, Sent};
 use super::socket::{KernelSocket, SocketConfig};
 use crate::bindings;
-use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
 use crate::compat::Zeroable;
+use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
 use kernel::{ffi, prelude::*};
 
 /// What a netlink service does; the layer calls it for each namespace's

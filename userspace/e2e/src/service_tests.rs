@@ -876,8 +876,9 @@ fn genl_ctrl_shows_the_family() -> Result<()> {
 }
 
 /// A generic netlink client written elsewhere, the kernel's own YNL CLI
-/// (tools/net/ynl/cli.py), finds the family by name and echoes through it,
-/// given a spec generated from the protocol's definitions.
+/// (tools/net/ynl/pyynl/cli.py; tools/net/ynl/cli.py in 6.12), finds the
+/// family by name and echoes through it, given a spec generated from the
+/// protocol's definitions.
 fn genl_kernel_ynl_client_echoes_by_name() -> Result<()> {
     let (kdir, top) = match (std::env::var("NLTEST_KDIR"), std::env::var("NLTEST_TOP")) {
         (Ok(kdir), Ok(top)) => (kdir, top),
@@ -887,7 +888,11 @@ fn genl_kernel_ynl_client_echoes_by_name() -> Result<()> {
     let script = format!("{top}/scripts/ynl-spec.sh");
     let (ok, output) = run("bash", &[&script, spec], HOST_PROGRAM_LIMIT)?;
     ensure!(ok, "{script}: {output}");
-    let cli = format!("{kdir}/tools/net/ynl/cli.py");
+    let cli = ["pyynl/cli.py", "cli.py"]
+        .iter()
+        .map(|path| format!("{kdir}/tools/net/ynl/{path}"))
+        .find(|cli| std::path::Path::new(cli).exists())
+        .with_context(|| format!("no YNL CLI in {kdir}/tools/net/ynl"))?;
     let data = b"echoed through ynl";
     let hex: String = data.iter().map(|byte| format!("{byte:02x}")).collect();
     let request = format!("{{\"data\": \"{hex}\"}}");
