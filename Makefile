@@ -63,8 +63,9 @@ kernel: toolchain
 userspace:
 	scripts/build-userspace.sh
 
-rust-analyzer: kernel
-	scripts/kernel-make.sh $${KDIR:-$$(scripts/build-kernel.sh $(kernel))} M=$(CURDIR) rust-analyzer
+rust-analyzer:
+	scripts/kernel-make.sh $${KDIR:-$$(scripts/install-toolchain.sh >&2 && scripts/build-kernel.sh $(kernel))} \
+		M=$(CURDIR) rust-analyzer
 
 clean:
 	rm -rf build rust-project.json userspace/target

@@ -24,6 +24,42 @@ pub(crate) use linux_6_12::{
     ModuleParamAccess,
 };
 
+/// Error codes 6.12's `kernel::error::code` lacks, as functions, since
+/// 6.12's `Error` has no const constructor: `code::emsgsize()` is 7.3's
+/// `EMSGSIZE`.
+pub(crate) mod code {
+    #[cfg(not(nltest_kernel = "6.12"))]
+    macro_rules! error {
+        ($errno:ident) => {
+            kernel::error::code::$errno
+        };
+    }
+
+    #[cfg(nltest_kernel = "6.12")]
+    macro_rules! error {
+        ($errno:ident) => {
+            kernel::error::Error::from_errno(-(crate::bindings::$errno as i32))
+        };
+    }
+
+    macro_rules! codes {
+        ($($name:ident = $errno:ident;)*) => {$(
+            #[doc = concat!("`", stringify!($errno), "`.")]
+            #[inline]
+            pub(crate) fn $name() -> kernel::error::Error {
+                error!($errno)
+            }
+        )*};
+    }
+
+    codes! {
+        emsgsize = EMSGSIZE;
+        eaddrinuse = EADDRINUSE;
+        eopnotsupp = EOPNOTSUPP;
+        enodata = ENODATA;
+    }
+}
+
 #[cfg(nltest_kernel = "6.12")]
 mod linux_6_12 {
     //! 6.12's `module!` takes one `author:` and no `params:`; its `CStr` is

@@ -258,7 +258,7 @@ impl Service for NlTestService {
 fn data<'a>(request: &Request<'a>, attributes: &Attributes<'a>) -> Result<&'a [u8]> {
     let Some(attr) = attributes.get(ATTR_DATA) else {
         request.set_error_message(c"missing DATA attribute");
-        return Err(netlink::code::enodata());
+        return Err(compat::code::enodata());
     };
     let data = attr.bytes();
     let limit = module_parameters::max_payload.value() as usize;
@@ -268,7 +268,7 @@ fn data<'a>(request: &Request<'a>, attributes: &Attributes<'a>) -> Result<&'a [u
             "DATA is {} bytes, more than max_payload ({limit})",
             data.len()
         ));
-        return Err(netlink::code::emsgsize());
+        return Err(compat::code::emsgsize());
     }
     Ok(data)
 }
@@ -299,7 +299,7 @@ fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes
     let data = data(request, attributes)?;
     let Some(attr) = attributes.get(ATTR_GROUP) else {
         request.set_error_message(c"missing GROUP attribute");
-        return Err(netlink::code::enodata());
+        return Err(compat::code::enodata());
     };
     let group = attr.u32().unwrap_or(0);
     if group > request.group_count() {

@@ -66,7 +66,7 @@ pub(super) fn serve_unit_request<S: Service>(state: &S::State, request: &Request
 fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
     let Some(command) = by_unit_kind::<S>(request.unit_kind()) else {
         request.set_error_message(c"unknown command");
-        return Err(super::code::eopnotsupp());
+        return Err(crate::compat::code::eopnotsupp());
     };
     if command.admin && !request.sender_is_net_admin() {
         request.set_error_fmt(format_args!("{} needs CAP_NET_ADMIN", command.name));

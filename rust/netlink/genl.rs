@@ -172,7 +172,7 @@ unsafe extern "C" fn doit_callback<S: Service>(
     let (info, skb) = unsafe { (GenlInfo::from_raw(info), ReceivedSkb::from_raw(skb)) };
     // The core calls the doit of registered commands only.
     let Some(command) = by_genl_cmd::<S>(info.cmd()) else {
-        return super::code::eopnotsupp().to_errno();
+        return crate::compat::code::eopnotsupp().to_errno();
     };
     let (table, len) = (info.raw().attrs, usize::from(command.policy.max_attr()) + 1);
     // SAFETY: the core parsed the attributes with the command's policy (its

@@ -6,8 +6,8 @@
 //! transports serve; the socket buffers it receives and sends, requests with
 //! their attributes and extended acks, and dumps.
 //!
-//! All raw FFI of the module lives in this layer (and in `parameters.rs`);
-//! the logic above it is safe Rust.
+//! All raw FFI of the module lives in this layer (and, on 6.12 only, in the
+//! module parameters of `compat.rs`); the logic above it is safe Rust.
 //!
 //! C headers: [`include/linux/netlink.h`](srctree/include/linux/netlink.h),
 //! [`include/net/netlink.h`](srctree/include/net/netlink.h),
@@ -45,31 +45,5 @@ pub(crate) fn to_result(errno: kernel::ffi::c_int) -> kernel::error::Result {
         kernel::error::to_result(errno)
     } else {
         Ok(())
-    }
-}
-
-/// Error codes that `kernel::error::code` of 6.12 does not declare.
-pub(crate) mod code {
-    use crate::bindings;
-    use kernel::error::Error;
-
-    macro_rules! codes {
-        ($($(#[$doc:meta])* $name:ident = $errno:ident;)*) => {$(
-            $(#[$doc])*
-            pub(crate) fn $name() -> Error {
-                Error::from_errno(-(bindings::$errno as i32))
-            }
-        )*};
-    }
-
-    codes! {
-        /// `EMSGSIZE`: the message does not fit.
-        emsgsize = EMSGSIZE;
-        /// `EADDRINUSE`: the protocol unit is taken.
-        eaddrinuse = EADDRINUSE;
-        /// `EOPNOTSUPP`: unknown command.
-        eopnotsupp = EOPNOTSUPP;
-        /// `ENODATA`: a required attribute is missing.
-        enodata = ENODATA;
     }
 }

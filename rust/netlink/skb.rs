@@ -156,7 +156,7 @@ impl OutBuffer {
         // `nlmsg_put`, with its tailroom check written here: the C inline
         // would cost a call to its wrapper for every reply.
         if self.room() < align(HEADER_LEN + payload_len) {
-            return Err(super::code::emsgsize());
+            return Err(crate::compat::code::emsgsize());
         }
         // SAFETY: the skb is valid and ours (type invariant), with room for
         // the message (checked above, so `payload_len` fits an `int`), which
@@ -171,7 +171,7 @@ impl OutBuffer {
                 flags.into(),
             )
         };
-        NonNull::new(header).ok_or_else(super::code::emsgsize)
+        NonNull::new(header).ok_or_else(crate::compat::code::emsgsize)
     }
 
     /// Appends a message whose payload is a copy of `payload`.
@@ -301,7 +301,7 @@ impl OutMessage {
                 bindings::genlmsg_nlhdr(user)
             }
         };
-        let header = NonNull::new(header).ok_or_else(super::code::emsgsize)?;
+        let header = NonNull::new(header).ok_or_else(crate::compat::code::emsgsize)?;
         // INVARIANT: the one message of the buffer.
         Ok(Self { buffer, header })
     }
@@ -362,7 +362,7 @@ impl MessageWriter<'_> {
     /// when the buffer is full.
     #[inline]
     pub(crate) fn put_bytes(&mut self, attr: u16, data: &[u8]) -> Result {
-        let len = i32::try_from(data.len()).map_err(|_| super::code::emsgsize())?;
+        let len = i32::try_from(data.len()).map_err(|_| crate::compat::code::emsgsize())?;
         // SAFETY: the skb is valid and ours to write (type invariant);
         // `nla_put` checks its tailroom and copies `len` bytes from `data`.
         super::to_result(unsafe {
@@ -408,7 +408,7 @@ impl MessageWriter<'_> {
         // checks its tailroom.
         let start = unsafe { bindings::nla_nest_start(self.skb, attr.into()) };
         if start.is_null() {
-            return Err(super::code::emsgsize());
+            return Err(crate::compat::code::emsgsize());
         }
         if let Err(error) = fill(self) {
             // SAFETY: `start` is the nest just opened in this skb.

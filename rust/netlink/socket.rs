@@ -318,7 +318,7 @@ impl KernelSocket {
         // that is, when another kernel socket registered it.
         NonNull::new(sock)
             .map(|sock| Self { sock })
-            .ok_or_else(super::code::eaddrinuse)
+            .ok_or_else(crate::compat::code::eaddrinuse)
     }
 }
 
