@@ -20,8 +20,7 @@ pub(crate) use kernel::{
 pub(crate) use kernel::init::Zeroable;
 #[cfg(nltest_kernel = "6.12")]
 pub(crate) use linux_6_12::{
-    __this_module, modinfo, module, nul_terminated, param_ops, CStrExt, KernelParam,
-    ModuleParamAccess,
+    modinfo, module, nul_terminated, param_ops, CStrExt, KernelParam, ModuleParamAccess,
 };
 
 /// Error codes 6.12's `kernel::error::code` lacks, as functions, since
@@ -122,12 +121,11 @@ mod linux_6_12 {
                         static PARAM: $crate::compat::KernelParam =
                             $crate::compat::KernelParam::new(
                                 concat!(stringify!($param), "\0").as_bytes(),
-                                // SAFETY: the C operations and `__this_module`
-                                // are static; only their addresses are taken.
+                                // SAFETY: the C operations are static and
+                                // immutable; only their address is taken.
                                 unsafe { &$crate::compat::param_ops!($ptype) },
                                 $param.as_void_ptr(),
-                                // SAFETY: as above.
-                                unsafe { $crate::compat::__this_module.get() },
+                                crate::THIS_MODULE.as_ptr(),
                             );
                         $crate::compat::modinfo!(
                             concat!("parmtype=", stringify!($param), ":", stringify!($ptype))
@@ -219,11 +217,6 @@ mod linux_6_12 {
 
     // SAFETY: the kernel only reads it, and what it points to is static.
     unsafe impl Sync for KernelParam {}
-
-    extern "C" {
-        /// This module's `struct module`, which modpost defines.
-        pub(crate) static __this_module: kernel::types::Opaque<bindings::module>;
-    }
 
     impl KernelParam {
         /// The parameter `name` (NUL-terminated) of `module`, parsed by
