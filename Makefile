@@ -64,8 +64,7 @@ userspace:
 	scripts/build-userspace.sh
 
 rust-analyzer:
-	scripts/kernel-make.sh $${KDIR:-$$(scripts/install-toolchain.sh >&2 && scripts/build-kernel.sh $(kernel))} \
-		M=$(CURDIR) rust-analyzer
+	scripts/rust-analyzer.sh $${KDIR:-$$(scripts/install-toolchain.sh >&2 && scripts/build-kernel.sh $(kernel))}
 
 clean:
 	rm -rf build rust-project.json userspace/target
