@@ -51,7 +51,7 @@ echo ">> profiling $protocol echoes of $size bytes, batch $batch, on both module
 python3 scripts/profile-monitor.py "$console" "$monitor" "$logs" &
 watcher=$!
 NLTEST_CONSOLE_LOG=$console NLTEST_QEMU_ARGS="-d nochain -D $logs/boot.exec -monitor unix:$monitor,server=on,wait=off" \
-    KDIR=$kdir qemu/run --kernel "$kernel" --cpus 1 --timeout 3000 --add "$build/c-reference/nltest_ref.ko" -- sh -c "$guest"
+    KDIR=$kdir qemu/run --kernel "$kernel" --icount --cpus 1 --timeout 3000 --add "$build/c-reference/nltest_ref.ko" -- sh -c "$guest"
 wait $watcher
 
 read -r rust_text c_text < <(sed -n 's/^nltest-profile-text \(0x[0-9a-f]*\) \(0x[0-9a-f]*\).*/\1 \2/p' "$console")
