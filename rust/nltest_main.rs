@@ -27,7 +27,7 @@ mod netlink;
 mod protocol;
 
 use compat::{module, Zeroable};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use netlink::{
     attribute_size, AttrPolicy, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind,
@@ -195,9 +195,9 @@ impl Service for NlTestService {
 
     fn socket_config() -> SocketConfig {
         SocketConfig {
-            unit: module_parameters::unit.value(),
+            unit: UNIT.load(Ordering::Relaxed),
             groups: GROUP_COUNT,
-            nonroot_listen: module_parameters::nonroot_listen.value(),
+            nonroot_listen: NONROOT_LISTEN.load(Ordering::Relaxed),
         }
     }
 
@@ -253,11 +253,23 @@ impl Service for NlTestService {
     }
 }
 
-/// `max_payload`, as read at load time. Every `ECHO` and `BROADCAST` reads
-/// it: a relaxed load is one instruction, while 7.3's
-/// `ModuleParamAccess::value` goes through `SetOnce` and an out-of-line C
-/// helper (about 15 instructions of a 16 B batched echo's 850).
+/// The module's parameters, as read at load time, before any socket
+/// exists. Every datagram and request reads some of them: a relaxed load is
+/// one instruction, while 7.3's `ModuleParamAccess::value` goes through
+/// `SetOnce` and an out-of-line C helper (15 instructions of a batched 16 B
+/// typed echo's 850 for `max_payload` alone).
+static UNIT: AtomicI32 = AtomicI32::new(0);
+static NONROOT_LISTEN: AtomicBool = AtomicBool::new(false);
 static MAX_PAYLOAD: AtomicUsize = AtomicUsize::new(0);
+static DUMP_BATCH: AtomicUsize = AtomicUsize::new(0);
+
+fn load_parameters() {
+    use module_parameters::{dump_batch, max_payload, nonroot_listen, unit};
+    UNIT.store(unit.value(), Ordering::Relaxed);
+    NONROOT_LISTEN.store(nonroot_listen.value(), Ordering::Relaxed);
+    MAX_PAYLOAD.store(max_payload.value() as usize, Ordering::Relaxed);
+    DUMP_BATCH.store(dump_batch.value() as usize, Ordering::Relaxed);
+}
 
 /// The `DATA` attribute of a request, within the `max_payload` limit.
 #[inline]
@@ -339,9 +351,9 @@ fn get_stats(counters: &Counters, request: &Request<'_>, _attributes: &Attribute
 
 /// One round of the `GET_STATS` dump: one part per counter.
 fn dump_stats(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
-    let batch = match module_parameters::dump_batch.value() {
+    let batch = match DUMP_BATCH.load(Ordering::Relaxed) {
         0 => usize::MAX,
-        batch => batch as usize,
+        batch => batch,
     };
     for _ in 0..batch {
         let Some(entry) = counters.entry(writer.cursor()) else {
@@ -362,12 +374,8 @@ struct NlTest {
 
 impl kernel::Module for NlTest {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        // Before any socket exists, so every request sees it.
-        MAX_PAYLOAD.store(
-            module_parameters::max_payload.value() as usize,
-            Ordering::Relaxed,
-        );
-        let unit = module_parameters::unit.value();
+        load_parameters();
+        let unit = UNIT.load(Ordering::Relaxed);
         let service = Registration::<NlTestService>::new().inspect_err(|&error| {
             if error == EINVAL {
                 pr_err!("unit={unit} is not a netlink protocol unit (0 to 31)\n");
@@ -379,7 +387,7 @@ impl kernel::Module for NlTest {
         // groups of the unit: group flags are fixed at registration.
         let groups = [Group {
             name: GENL_EVENTS_GROUP,
-            admin_only: !module_parameters::nonroot_listen.value(),
+            admin_only: !NONROOT_LISTEN.load(Ordering::Relaxed),
         }];
         let config = FamilyConfig {
             name: GENL_FAMILY_NAME,
