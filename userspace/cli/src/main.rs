@@ -148,12 +148,42 @@ enum BenchProtocol {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let unit = (!cli.genl).then_some(cli.unit);
+    let listening = matches!(cli.command, Command::Listen { .. });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Error: {error}");
+            if let Some(hint) = hint(&error, unit, listening) {
+                eprintln!("Hint: {hint}");
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What to do about an error whose message alone does not say it: on the
+/// protocol unit `unit` (`None` for the generic netlink family).
+fn hint(error: &Error, unit: Option<u32>, listening: bool) -> Option<String> {
+    match error {
+        Error::Timeout(_) if listening => None,
+        Error::Timeout(_) => Some(match unit {
+            Some(unit) => format!(
+                "nothing answered on protocol {unit}; nltest.ko serves protocol {} \
+                 unless loaded with unit=N (then pass --unit N); --timeout SECS waits longer",
+                protocol::NETLINK_TEST
+            ),
+            None => "--timeout SECS waits longer".into(),
+        }),
+        Error::Kernel { errno, ack, .. } if *errno == libc::EPERM && ack.message.is_none() => Some(
+            "this needs CAP_NET_ADMIN in the user namespace that owns the network namespace".into(),
+        ),
+        Error::Kernel { errno, .. } if *errno == libc::EMSGSIZE => Some(format!(
+            "the module's max_payload parameter limits DATA (default {} bytes): \
+             load it with max_payload=BYTES to allow more",
+            protocol::DEFAULT_MAX_PAYLOAD
+        )),
+        _ => None,
     }
 }
 

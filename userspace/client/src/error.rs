@@ -25,6 +25,13 @@ pub enum Error {
     #[error("no reply from the module within {0:?}")]
     Timeout(Duration),
 
+    /// Joining a multicast group was refused (`EPERM`).
+    #[error(
+        "cannot join {group}: listening needs CAP_NET_ADMIN, unless the module \
+         was loaded with nonroot_listen=1"
+    )]
+    JoinRefused { group: String },
+
     #[error(
         "the kernel dropped messages for this socket because its receive queue \
          was full (ENOBUFS): read faster or enlarge the receive buffer"

@@ -141,9 +141,13 @@ impl EchoSocket {
     pub fn listen_genl() -> Result<Self, Error> {
         let this = Self::connect_genl()?;
         let group = this.genl.as_ref().map_or(0, |family| family.events_group);
-        this.socket
-            .add_membership(group)
-            .map_err(Error::io("cannot join the multicast group"))?;
+        this.join(group, || {
+            format!(
+                "group {} of generic netlink family {}",
+                nltest_protocol::GENL_EVENTS_GROUP,
+                nltest_protocol::GENL_FAMILY_NAME
+            )
+        })?;
         Ok(this)
     }
 
@@ -219,10 +223,24 @@ impl EchoSocket {
     /// Opens a socket of protocol `unit` that joins multicast `group`.
     pub fn listen(unit: u32, group: u32) -> Result<Self, Error> {
         let this = Self::connect(unit)?;
-        this.socket
-            .add_membership(group)
-            .map_err(Error::io("cannot join the multicast group"))?;
+        this.join(group, || {
+            format!("multicast group {group} of protocol {unit}")
+        })?;
         Ok(this)
+    }
+
+    /// Joins multicast `group`; `name` says which group it is, for the error.
+    fn join(&self, group: u32, name: impl FnOnce() -> String) -> Result<(), Error> {
+        self.socket.add_membership(group).map_err(|error| {
+            if error.raw_os_error() == Some(libc::EPERM) {
+                Error::JoinRefused { group: name() }
+            } else {
+                Error::Io {
+                    context: "cannot join the multicast group",
+                    source: error,
+                }
+            }
+        })
     }
 
     /// The port id the kernel gave this socket.

@@ -128,6 +128,21 @@ fn expect_error(
     }
 }
 
+/// Runs the nltest CLI on `t`, the protocol unit under test or the family.
+fn cli(t: Transport, args: &[&str]) -> Result<(bool, String)> {
+    let unit = match t {
+        Transport::Unit(unit) => unit.to_string(),
+        Transport::Genl => String::new(),
+    };
+    let mut all = if t.is_genl() {
+        vec!["--genl"]
+    } else {
+        vec!["--unit", &unit]
+    };
+    all.extend(args);
+    run("nltest", &all, LIMIT)
+}
+
 /// The arguments that select `t` in the nltest CLI.
 fn cli_args(t: Transport) -> &'static [&'static str] {
     if t.is_genl() {
@@ -460,7 +475,19 @@ fn payload_over_the_limit(t: Transport) -> Result<()> {
         libc::EMSGSIZE,
         Some(&message),
         Some(0),
-    )
+    )?;
+    // The CLI says where the limit comes from.
+    let size = (limit + 1).to_string();
+    let (ok, output) = cli(t, &["echo", "--typed", "--size", &size])?;
+    ensure!(
+        !ok && output.contains(&format!("Error: {message}"))
+            && output.contains(
+                "Hint: the module's max_payload parameter limits DATA (default 32768 bytes): \
+                 load it with max_payload=BYTES to allow more"
+            ),
+        "nltest echo --typed --size {size}: {output}"
+    );
+    Ok(())
 }
 
 fn max_payload_parameter(t: Transport) -> Result<()> {
@@ -656,18 +683,31 @@ fn unprivileged_user(t: Transport) -> Result<()> {
     }
     let (ok, output) = nobody(t, &["broadcast", "--group", "1", "x"])?;
     // The generic netlink core refuses it (GENL_UNS_ADMIN_PERM) without a
-    // message.
-    let refusal = if t.is_genl() {
-        "Error: Operation not permitted"
+    // message; the CLI says what is missing.
+    let refusal: &[&str] = if t.is_genl() {
+        &[
+            "Error: Operation not permitted",
+            "Hint: this needs CAP_NET_ADMIN in the user namespace that owns the network \
+             namespace",
+        ]
     } else {
-        "Error: BROADCAST needs CAP_NET_ADMIN"
+        &["Error: BROADCAST needs CAP_NET_ADMIN"]
     };
-    ensure!(!ok && output.contains(refusal), "broadcast: {output}");
-    let (ok, output) = nobody(t, &["listen", "--count", "1", "--timeout", "2"])?;
     ensure!(
-        !ok && output.contains("Error: cannot join the multicast group: Operation not permitted"),
-        "listen: {output}"
+        !ok && refusal.iter().all(|line| output.contains(line)),
+        "broadcast: {output}"
     );
+    let (ok, output) = nobody(t, &["listen", "--count", "1", "--timeout", "2"])?;
+    let group = if t.is_genl() {
+        "group events of generic netlink family nltest"
+    } else {
+        "multicast group 1 of protocol 17"
+    };
+    let refusal = format!(
+        "Error: cannot join {group}: listening needs CAP_NET_ADMIN, unless the module \
+         was loaded with nonroot_listen=1"
+    );
+    ensure!(!ok && output.contains(&refusal), "listen: {output}");
     Ok(())
 }
 

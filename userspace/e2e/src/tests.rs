@@ -57,6 +57,10 @@ pub const ALL: &[Test] = &[
         "module_absent_gives_a_clear_error",
         module_absent_gives_a_clear_error,
     ),
+    (
+        "silence_on_another_unit_names_the_unit",
+        silence_on_another_unit_names_the_unit,
+    ),
     ("taken_unit_refuses_to_load", taken_unit_refuses_to_load),
     ("other_unit_parameter", other_unit_parameter),
     ("rmmod_insmod_cycles", rmmod_insmod_cycles),
@@ -524,9 +528,39 @@ fn module_absent_gives_a_clear_error() -> Result<()> {
         "nltest echo said: {output}"
     );
     match EchoSocket::connect(NETLINK_TEST) {
-        Err(Error::ModuleNotLoaded { unit: 17 }) => Ok(()),
+        Err(Error::ModuleNotLoaded { unit: 17 }) => {}
         other => bail!("expected ModuleNotLoaded, got {:?}", other.map(|_| ())),
     }
+    let (ok, output) = run("nltest", &["--genl", "echo"], LIMIT)?;
+    ensure!(!ok, "nltest --genl echo succeeded without the module");
+    ensure!(
+        output.contains(
+            "Error: generic netlink family nltest is not registered: load the module first \
+             (insmod nltest.ko)"
+        ),
+        "nltest --genl echo said: {output}"
+    );
+    Ok(())
+}
+
+/// A raw echo sent to a unit where another protocol lives (0 is
+/// NETLINK_ROUTE, which ignores it) gets no answer: the CLI says which unit
+/// it asked and how to pick the module's.
+fn silence_on_another_unit_names_the_unit() -> Result<()> {
+    let (ok, output) = run(
+        "nltest",
+        &["--unit", "0", "--timeout", "1", "echo", "hello"],
+        LIMIT,
+    )?;
+    ensure!(
+        !ok && output.contains("Error: no reply from the module within 1s")
+            && output.contains(
+                "Hint: nothing answered on protocol 0; nltest.ko serves protocol 17 unless \
+                 loaded with unit=N (then pass --unit N); --timeout SECS waits longer"
+            ),
+        "nltest --unit 0 echo said: {output}"
+    );
+    Ok(())
 }
 
 fn taken_unit_refuses_to_load() -> Result<()> {
