@@ -73,7 +73,7 @@ clean:
 	rm -f rust/bindings_generated.rs rust/bindings_static_inlines.c
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 # Formats the module (with the kernel's rustfmt settings) and userspace.
 fmt:
