@@ -4,13 +4,13 @@
  * benchmark (nltest bench --reference-client).
  *
  * Sends COUNT raw messages (type 0, no flags, as the seed's C examples do)
- * of SIZE payload bytes to the module on protocol unit UNIT, BATCH messages
- * per sendmsg(), waits for the echoes of each batch and checks every one
- * (type, sequence number, length, payload), reading the echoes of a batch
- * with recvmmsg() (one recv() when the batch is one message), as nltest
- * bench does; the echoes of a batch share datagrams. Prints the rate on one
- * line, or
- * with --json a JSON object:
+ * of SIZE payload bytes to the module on protocol unit UNIT (by default
+ * nltest_ref.ko's, read from /sys/module/nltest_ref/parameters/unit), BATCH
+ * messages per sendmsg(), waits for the echoes of each batch and checks
+ * every one (type, sequence number, length, payload), reading the echoes of
+ * a batch with recvmmsg() (one recv() when the batch is one message), as
+ * nltest bench does; the echoes of a batch share datagrams. Prints the rate
+ * on one line, or with --json a JSON object:
  *   {"unit", "size", "count", "batch", "seconds", "echoes_per_second"}
  *
  * usage: raw-client [--unit N] [--size BYTES] [--count N] [--batch N] [--json]
@@ -29,12 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* nltest_ref.ko's default unit; nltest.ko (the Rust module) is on 17. */
-#define DEFAULT_UNIT 18
+#include "nltest.h"
+
+/* Where nltest_ref.ko, the default module, tells its unit. */
+#define REFERENCE_UNIT "/sys/module/nltest_ref/parameters/unit"
 #define TIMEOUT_SECONDS 5
-/* Room for a datagram of echoes (a batch's share a few kilobytes), or for a
- * large one alone. */
-#define RECEIVE_BUFFER (64 * 1024)
 
 static const char *program = "raw-client";
 
@@ -42,12 +41,12 @@ static __attribute__((noreturn)) void usage(FILE *out, int status)
 {
 	fprintf(out,
 		"usage: %s [--unit N] [--size BYTES] [--count N] [--batch N] [--json]\n"
-		"  --unit N      netlink protocol unit (default %d: nltest_ref.ko)\n"
+		"  --unit N      netlink protocol unit (default: nltest_ref.ko's, from %s)\n"
 		"  --size BYTES  payload bytes per echo (default 16)\n"
 		"  --count N     echoes to send and check (default 10000)\n"
 		"  --batch N     messages per sendmsg, whose echoes are awaited together (default 1)\n"
 		"  --json        print {\"unit\",\"size\",\"count\",\"batch\",\"seconds\",\"echoes_per_second\"}\n",
-		program, DEFAULT_UNIT);
+		program, REFERENCE_UNIT);
 	exit(status);
 }
 
@@ -79,6 +78,23 @@ static unsigned long number(const char *option, const char *text, unsigned long 
 	if (errno || end == text || *end || text[0] == '-' || value < min || value > max)
 		fail("%s: %s is not a number from %lu to %lu", option, text, min, max);
 	return value;
+}
+
+/* The unit nltest_ref.ko is loaded on, the default of --unit. */
+static unsigned long reference_unit(void)
+{
+	FILE *file = fopen(REFERENCE_UNIT, "r");
+	unsigned long unit;
+	int matched;
+
+	if (!file)
+		fail("no --unit given, and nltest_ref.ko is not loaded (%s: %s)", REFERENCE_UNIT,
+		     strerror(errno));
+	matched = fscanf(file, "%lu", &unit);
+	fclose(file);
+	if (matched != 1 || unit >= MAX_LINKS)
+		fail("%s holds no netlink protocol unit", REFERENCE_UNIT);
+	return unit;
 }
 
 static double now(void)
@@ -126,7 +142,8 @@ static void check_echoes(const unsigned char *reply, const struct mmsghdr *slot,
 
 int main(int argc, char *argv[])
 {
-	unsigned long unit = DEFAULT_UNIT, size = 16, count = 10000, batch = 1;
+	/* MAX_LINKS: no --unit, nltest_ref.ko's. */
+	unsigned long unit = MAX_LINKS, size = 16, count = 10000, batch = 1;
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	struct sockaddr_nl self = { .nl_family = AF_NETLINK };
 	struct timeval timeout = { .tv_sec = TIMEOUT_SECONDS };
@@ -144,7 +161,7 @@ int main(int argc, char *argv[])
 		const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(arg, "--unit"))
-			unit = number(arg, value, 0, 31), i++;
+			unit = number(arg, value, 0, MAX_LINKS - 1), i++;
 		else if (!strcmp(arg, "--size"))
 			size = number(arg, value, 0, 16 * 1024 * 1024), i++;
 		else if (!strcmp(arg, "--count"))
@@ -158,6 +175,8 @@ int main(int argc, char *argv[])
 		else
 			usage(stderr, 2);
 	}
+	if (unit == MAX_LINKS)
+		unit = reference_unit();
 	if (batch > count)
 		batch = count;
 
@@ -177,9 +196,12 @@ int main(int argc, char *argv[])
 	request = calloc(batch, message_space);
 	/* One buffer per datagram that a batch's echoes may take, read with
 	 * one recvmmsg() (one recv() when the batch is one message), as nltest
-	 * bench reads them.
+	 * bench reads them: shared echoes take at most
+	 * NLTEST_REPLY_DATAGRAM_MAX bytes, a larger echo comes alone.
 	 */
-	receive_size = message_space > RECEIVE_BUFFER ? message_space : RECEIVE_BUFFER;
+	receive_size = NLTEST_REPLY_DATAGRAM_MAX;
+	if (message_space > receive_size)
+		receive_size = message_space;
 	replies = malloc(batch * receive_size);
 	slots = calloc(batch, sizeof(*slots));
 	slot_iovecs = calloc(batch, sizeof(*slot_iovecs));

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds nltest_ref.ko, the C reference module of the benchmark
 # (bench/c-reference), in a copy of its sources; any compiler or modpost
-# warning fails it. The protocol header is generated during the build from
-# userspace/protocol/src/definitions.rs (see bench/c-reference/Kbuild).
+# warning fails it. The protocol's numbers come from the uapi headers
+# generated from the YNL specs, in specs/generated (see
+# bench/c-reference/Kbuild).
 #
 # usage: scripts/build-c-reference.sh KDIR BUILD_DIR
 #   KDIR       kernel build tree (scripts/build-kernel.sh prints the test kernels')
@@ -19,7 +20,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 "$top/scripts/kernel-make.sh" "$kdir" M="$build" \
-    NLTEST_PROTOCOL_DEFINITIONS="$top/userspace/protocol/src/definitions.rs" modules 2>&1 \
+    NLTEST_GENERATED="$top/specs/generated" modules 2>&1 \
     | tee "$log" >&2 || status=$?
 if [ "$status" -ne 0 ]; then
     echo "error: the C reference module's build failed (see above)" >&2

@@ -3,23 +3,29 @@
  * nltest_ref: the C reference of nltest.ko, for benchmarking.
  *
  * Speaks the same protocol as the Rust module (docs/protocol.md) on its own
- * netlink unit (18 by default, so that both can be loaded at once), written
- * the way in-tree netlink users are: netlink_kernel_create(),
- * nlmsg_new()/nlmsg_put()/nla_put(), nlmsg_unicast(), nlmsg_multicast(),
- * nlmsg_parse() with a strict policy, and netlink_rcv_skb()'s loop with
- * netlink_ack(), as nfnetlink's batches do: replies to one datagram share
- * datagrams, sent before each ack.
+ * netlink unit (by default the first one no kernel header assigns, so that
+ * both can be loaded at once), written the way in-tree netlink users are:
+ * netlink_kernel_create(), nlmsg_new()/nlmsg_put()/nla_put(),
+ * nlmsg_unicast(), nlmsg_multicast(), nlmsg_parse() with a strict policy,
+ * and netlink_rcv_skb()'s loop with netlink_ack(), as nfnetlink's batches
+ * do: replies to one datagram share datagrams, sent before each ack.
  *
  * What it implements, with the Rust module's header handling, replies and
  * error codes:
  *
  * - the raw echo: every message of a datagram that is neither a control
  *   message nor a typed request goes back to its sender with the same type,
- *   sequence number and payload (nlmsg_pid 0, never blocking), and to
- *   multicast group ECHO_GROUP when someone listens there; a message with a
- *   bad nlmsg_len is answered with NLMSG_ERROR -EINVAL and ends the datagram;
- * - the typed ECHO request: a reply carrying the DATA attribute, an EVENT on
- *   ECHO_GROUP, acks and extended errors with netlink_rcv_skb()'s rules;
+ *   sequence number and payload (nlmsg_pid 0, never blocking), and with the
+ *   same type and sequence number to the other sockets in multicast group
+ *   NLTEST_ECHO_GROUP when someone listens there; a message with a bad
+ *   nlmsg_len is answered with NLMSG_ERROR -EINVAL and ends the datagram;
+ * - the typed ECHO request: a reply carrying the DATA attribute, and an
+ *   EVENT on NLTEST_ECHO_GROUP sent as nlmsg_notify() sends notifications
+ *   (nlmsg_seq 0, to every listener but the requesting socket, which gets a
+ *   copy of its own when the request has NLM_F_ECHO: after its reply, before
+ *   its ack); a request without DATA fails as GENL_REQ_ATTR_CHECK() fails
+ *   it, with -EINVAL and the missing attribute in the extended ack; acks and
+ *   extended errors with netlink_rcv_skb()'s rules;
  * - the replies to the messages of one datagram, in order, in shared
  *   datagrams of up to NLMSG_GOODSIZE bytes.
  *
@@ -29,9 +35,12 @@
  * (answered with -EOPNOTSUPP), the listener count, and network namespaces
  * other than init_net.
  *
- * The protocol's numbers come from nltest_protocol.h, which Kbuild generates
- * from userspace/protocol/src/definitions.rs, the Rust module's source too:
- * NLTEST_ECHO_GROUP there is ECHO_GROUP in docs/protocol.md, and so on.
+ * The protocol's numbers come from the uapi headers that the kernel's
+ * ynl_gen_c.py generates from the YNL specs (specs/nltest.yaml and
+ * specs/nltest-raw.yaml) into specs/generated, where Kbuild finds them:
+ * nltest.h holds the constants and attributes (NLTEST_ECHO_GROUP is
+ * echo-group in the specs, NLTEST_A_DATA the data attribute), nltest_raw.h
+ * the message types of the protocol unit (NLTEST_MSG_ECHO and so on).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -42,16 +51,27 @@
 #include <linux/netlink.h>
 #include <linux/skbuff.h>
 #include <linux/string.h>
+#include <linux/stringify.h>
 #include <linux/uidgid.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
 #include <net/sock.h>
 
-#include "nltest_protocol.h"
+#include "nltest.h"
+#include "nltest_raw.h"
 
-static int unit = 18;
+/*
+ * The first netlink unit that no kernel header assigns (the last one
+ * include/uapi/linux/netlink.h names is NETLINK_SMC; MAX_LINKS is 32), so
+ * that nltest.ko can stay on NLTEST_DEFAULT_UNIT. The only place the number
+ * is written: scripts read /sys/module/nltest_ref/parameters/unit.
+ */
+#define NLTEST_REF_DEFAULT_UNIT 23
+
+static int unit = NLTEST_REF_DEFAULT_UNIT;
 module_param(unit, int, 0444);
-MODULE_PARM_DESC(unit, "netlink protocol unit to register (default: 18, beside nltest.ko's 17)");
+MODULE_PARM_DESC(unit, "netlink protocol unit to register (default: "
+		 __stringify(NLTEST_REF_DEFAULT_UNIT) ", beside nltest.ko)");
 
 static unsigned int max_payload = NLTEST_DEFAULT_MAX_PAYLOAD;
 module_param(max_payload, uint, 0444);
@@ -96,7 +116,7 @@ static void nltest_ref_count_echoes(int err, unsigned int count, unsigned int by
  * @portid: the sender's port id, as the netlink core recorded it
  * @more_follow: whether messages of the datagram follow the one being served
  * @skb: the reply datagram being filled, or NULL
- * @count: echoes in @skb
+ * @count: echoes in @skb (which may hold EVENT copies too, not counted)
  * @bytes: their payload bytes
  */
 struct nltest_ref_replies {
@@ -118,7 +138,7 @@ static void nltest_ref_flush(struct nltest_ref_replies *replies)
 {
 	if (!replies->skb)
 		return;
-	if (replies->count)
+	if (replies->skb->len)
 		nltest_ref_count_echoes(nlmsg_unicast(replies->sk, replies->skb, replies->portid),
 					replies->count, replies->bytes);
 	else
@@ -153,13 +173,15 @@ static struct sk_buff *nltest_ref_reserve(struct nltest_ref_replies *replies, in
 /**
  * nltest_ref_queued() - count a reply put in the queued datagram
  * @replies: the replies
+ * @echoes: 1 for an echo, 0 for a message not counted as one (an EVENT)
  * @len: payload bytes echoed
  *
  * Sends the datagram at once when the reply is too large to share one.
  */
-static void nltest_ref_queued(struct nltest_ref_replies *replies, unsigned int len)
+static void nltest_ref_queued(struct nltest_ref_replies *replies, unsigned int echoes,
+			      unsigned int len)
 {
-	replies->count++;
+	replies->count += echoes;
 	replies->bytes += len;
 	/* A reply too large to share goes at once, alone. */
 	if (replies->skb->len > NLMSG_GOODSIZE)
@@ -167,8 +189,8 @@ static void nltest_ref_queued(struct nltest_ref_replies *replies, unsigned int l
 }
 
 /* ECHO takes DATA only; strict parsing rejects any other attribute. */
-static const struct nla_policy nltest_ref_echo_policy[NLTEST_ATTR_MAX + 1] = {
-	[NLTEST_ATTR_DATA] = { .type = NLA_BINARY },
+static const struct nla_policy nltest_ref_echo_policy[NLTEST_A_MAX + 1] = {
+	[NLTEST_A_DATA] = { .type = NLA_BINARY },
 };
 
 /**
@@ -222,7 +244,7 @@ static struct sk_buff *nltest_ref_copy(u16 type, u32 seq, const void *payload,
  * @replies: the replies to the sender
  * @nlh: the message
  *
- * The broadcast is best effort.
+ * The broadcast is best effort, and skips the sender, which has its echo.
  */
 static void nltest_ref_raw_echo(struct nltest_ref_replies *replies,
 				const struct nlmsghdr *nlh)
@@ -235,7 +257,7 @@ static void nltest_ref_raw_echo(struct nltest_ref_replies *replies,
 	hdr = skb ? nlmsg_put(skb, 0, nlh->nlmsg_seq, nlh->nlmsg_type, len, 0) : NULL;
 	if (hdr) {
 		memcpy(nlmsg_data(hdr), nlmsg_data(nlh), len);
-		nltest_ref_queued(replies, len);
+		nltest_ref_queued(replies, 1, len);
 	} else {
 		atomic64_inc(&nltest_ref_counters.errors);
 	}
@@ -244,7 +266,8 @@ static void nltest_ref_raw_echo(struct nltest_ref_replies *replies,
 		return;
 	skb = nltest_ref_copy(nlh->nlmsg_type, nlh->nlmsg_seq, nlmsg_data(nlh), len);
 	if (skb)
-		nlmsg_multicast(replies->sk, skb, 0, NLTEST_ECHO_GROUP, GFP_KERNEL);
+		nlmsg_multicast(replies->sk, skb, replies->portid, NLTEST_ECHO_GROUP,
+				GFP_KERNEL);
 }
 
 /**
@@ -270,37 +293,69 @@ static void nltest_ref_bad_length(struct nltest_ref_replies *replies,
 }
 
 /**
- * nltest_ref_event() - the EVENT that a typed ECHO publishes
+ * nltest_ref_event_size() - payload bytes of the EVENT that a typed ECHO sends
+ * @len: bytes of its DATA attribute
+ *
+ * Return: the size of the EVENT's attributes.
+ */
+static int nltest_ref_event_size(int len)
+{
+	return nla_total_size(len) + 2 * nla_total_size(sizeof(u32));
+}
+
+/**
+ * nltest_ref_put_event() - put the EVENT that a typed ECHO sends
+ * @event: the socket buffer to put it in
  * @skb: the request's datagram
- * @nlh: the request
  * @data: the request's DATA attribute
  *
- * Return: the message, or NULL when it cannot be allocated.
+ * The EVENT is a notification, as nlmsg_notify() sends them: nlmsg_seq 0
+ * and nlmsg_pid 0.
+ *
+ * Return: 0, or -EMSGSIZE (@event unchanged) when it does not fit.
  */
-static struct sk_buff *nltest_ref_event(struct sk_buff *skb,
-					const struct nlmsghdr *nlh,
-					const struct nlattr *data)
+static int nltest_ref_put_event(struct sk_buff *event, struct sk_buff *skb,
+				const struct nlattr *data)
 {
 	struct sock *sender = NETLINK_CB(skb).sk;
-	struct sk_buff *event;
 	struct nlmsghdr *hdr;
 	u32 uid;
 
 	uid = from_kuid_munged(sk_user_ns(sender), NETLINK_CB(skb).creds.uid);
-	event = nlmsg_new(nla_total_size(nla_len(data)) + 2 * nla_total_size(sizeof(u32)),
-			  GFP_KERNEL);
-	if (!event)
-		return NULL;
-	hdr = nlmsg_put(event, 0, nlh->nlmsg_seq, NLTEST_MSG_EVENT, 0, 0);
-	if (!hdr ||
-	    nla_put(event, NLTEST_ATTR_DATA, nla_len(data), nla_data(data)) ||
-	    nla_put_u32(event, NLTEST_ATTR_PORTID, NETLINK_CB(skb).portid) ||
-	    nla_put_u32(event, NLTEST_ATTR_UID, uid)) {
-		kfree_skb(event);
-		return NULL;
+	hdr = nlmsg_put(event, 0, 0, NLTEST_MSG_EVENT, 0, 0);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put(event, NLTEST_A_DATA, nla_len(data), nla_data(data)) ||
+	    nla_put_u32(event, NLTEST_A_PORTID, NETLINK_CB(skb).portid) ||
+	    nla_put_u32(event, NLTEST_A_UID, uid)) {
+		nlmsg_cancel(event, hdr);
+		return -EMSGSIZE;
 	}
 	nlmsg_end(event, hdr);
-	return event;
+	return 0;
+}
+
+/**
+ * nltest_ref_publish() - send the EVENT of a typed ECHO to NLTEST_ECHO_GROUP
+ * @skb: the request's datagram
+ * @data: the request's DATA attribute
+ *
+ * Best effort, to every listener but the requesting socket, as
+ * nlmsg_notify() sends a report.
+ */
+static void nltest_ref_publish(struct sk_buff *skb, const struct nlattr *data)
+{
+	struct sk_buff *event;
+
+	event = nlmsg_new(nltest_ref_event_size(nla_len(data)), GFP_KERNEL);
+	if (!event)
+		return;
+	if (nltest_ref_put_event(event, skb, data)) {
+		kfree_skb(event);
+		return;
+	}
+	nlmsg_multicast(skb->sk, event, NETLINK_CB(skb).portid, NLTEST_ECHO_GROUP,
+			GFP_KERNEL);
 }
 
 /**
@@ -311,30 +366,31 @@ static struct sk_buff *nltest_ref_event(struct sk_buff *skb,
  * @extack: the extended ack netlink_rcv_skb() sends with the answer
  *
  * Queues a reply with the DATA attribute (a reply the sender's full queue
- * refuses is lost, not an error), then publishes an EVENT on ECHO_GROUP
- * when someone listens there.
+ * refuses is lost, not an error), publishes an EVENT on NLTEST_ECHO_GROUP
+ * when someone listens there, and with NLM_F_ECHO queues the sender's copy
+ * of the EVENT after the reply, so that it comes before the ack. The EVENT
+ * is best effort, as in the Rust module: the reply is queued.
  *
  * Return: 0, or a negative errno for netlink_rcv_skb() to send back.
  */
 static int nltest_ref_echo(struct nltest_ref_replies *replies, struct sk_buff *skb,
 			   struct nlmsghdr *nlh, struct netlink_ext_ack *extack)
 {
-	struct nlattr *tb[NLTEST_ATTR_MAX + 1];
-	struct sk_buff *reply, *event;
+	struct nlattr *tb[NLTEST_A_MAX + 1];
 	struct sock *sk = skb->sk;
+	struct sk_buff *reply;
 	struct nlmsghdr *hdr;
 	struct nlattr *data;
 	unsigned int len;
 	int err;
 
-	err = nlmsg_parse(nlh, 0, tb, NLTEST_ATTR_MAX, nltest_ref_echo_policy, extack);
+	err = nlmsg_parse(nlh, 0, tb, NLTEST_A_MAX, nltest_ref_echo_policy, extack);
 	if (err)
 		return err;
-	data = tb[NLTEST_ATTR_DATA];
-	if (!data) {
-		NL_SET_ERR_MSG(extack, "missing DATA attribute");
-		return -ENODATA;
-	}
+	/* As GENL_REQ_ATTR_CHECK() answers: -EINVAL, no message. */
+	if (NL_REQ_ATTR_CHECK(extack, NULL, tb, NLTEST_A_DATA))
+		return -EINVAL;
+	data = tb[NLTEST_A_DATA];
 	len = nla_len(data);
 	if (len > max_payload) {
 		NL_SET_ERR_MSG_ATTR_FMT(extack, data,
@@ -349,20 +405,20 @@ static int nltest_ref_echo(struct nltest_ref_replies *replies, struct sk_buff *s
 	hdr = nlmsg_put(reply, 0, nlh->nlmsg_seq, nlh->nlmsg_type, 0, 0);
 	if (!hdr)
 		return -EMSGSIZE;
-	if (nla_put(reply, NLTEST_ATTR_DATA, len, nla_data(data))) {
+	if (nla_put(reply, NLTEST_A_DATA, len, nla_data(data))) {
 		nlmsg_cancel(reply, hdr);
 		return -EMSGSIZE;
 	}
 	nlmsg_end(reply, hdr);
-	nltest_ref_queued(replies, len);
+	nltest_ref_queued(replies, 1, len);
 
-	if (!netlink_has_listeners(sk, NLTEST_ECHO_GROUP))
-		return 0;
-	/* As in the Rust module: the reply is gone, yet the request fails. */
-	event = nltest_ref_event(skb, nlh, data);
-	if (!event)
-		return -ENOMEM;
-	nlmsg_multicast(sk, event, 0, NLTEST_ECHO_GROUP, GFP_KERNEL);
+	if (netlink_has_listeners(sk, NLTEST_ECHO_GROUP))
+		nltest_ref_publish(skb, data);
+	if (nlh->nlmsg_flags & NLM_F_ECHO) {
+		reply = nltest_ref_reserve(replies, nltest_ref_event_size(len));
+		if (reply && !nltest_ref_put_event(reply, skb, data))
+			nltest_ref_queued(replies, 0, 0);
+	}
 	return 0;
 }
 
