@@ -55,7 +55,6 @@ pub(crate) mod code {
         emsgsize = EMSGSIZE;
         eaddrinuse = EADDRINUSE;
         eopnotsupp = EOPNOTSUPP;
-        enodata = ENODATA;
     }
 }
 

@@ -14,27 +14,29 @@
 //!   sequence number, payload) and is broadcast to group 1.
 //!
 //! The typed service is also a generic netlink family, `nltest`, with the
-//! same commands, policies and per-namespace counters. docs/protocol.md
-//! describes all three.
+//! same commands and per-namespace counters. The YNL specs in specs/
+//! describe both typed transports (the numbers and policies below come from
+//! them, through specs/generated/nltest.rs), docs/protocol.md all three.
 
 mod bindings;
 mod compat;
 mod netlink;
 
-// Shared with the userspace crates (`nltest-protocol`), which use all of it.
+// Generated from the specs, shared with the userspace crates
+// (`nltest-protocol`), which use all of it.
 #[allow(dead_code, unreachable_pub)]
-#[path = "../userspace/protocol/src/definitions.rs"]
+#[path = "../specs/generated/nltest.rs"]
 mod protocol;
 
 use compat::{module, Zeroable};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use netlink::{
-    attribute_size, AttrPolicy, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind,
-    Malformed, Message, MessageWriter, OutMessage, Policy, Registration, Replies, Request, Sent,
-    Service, SocketConfig,
+    attribute_size, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind, Malformed,
+    Message, MessageWriter, OutMessage, Registration, Replies, Request, Sent, Service,
+    SocketConfig,
 };
-use protocol::*;
+use protocol::{attrs, genl, raw, stat_attrs, Counter, ECHO_GROUP, GROUP_COUNT};
 
 module! {
     type: NlTest,
@@ -44,7 +46,7 @@ module! {
     license: "GPL",
     params: {
         unit: i32 {
-            default: crate::protocol::NETLINK_TEST as i32,
+            default: crate::protocol::DEFAULT_UNIT as i32,
             description: "netlink protocol unit to register (default: NETLINK_TEST)",
         },
         nonroot_listen: bool {
@@ -63,6 +65,10 @@ module! {
 }
 
 const GROUPS: usize = GROUP_COUNT as usize;
+// The protocol unit's groups are those of its spec.
+const _: () = assert!(raw::MCAST_GROUPS.len() == GROUPS);
+// The family's one group is the unit's group 1, `events`.
+const _: () = assert!(genl::MCAST_GROUPS.len() == 1 && ECHO_GROUP == raw::mcgrp::EVENTS);
 
 /// Counters of one network namespace.
 struct Counters {
@@ -84,15 +90,15 @@ fn add(counter: &AtomicU64, value: u64) {
 }
 
 impl Counters {
-    /// Every counter as (`STAT_*`, group or 0, value), in dump order.
-    fn entry(&self, index: usize) -> Option<(u32, u32, u64)> {
+    /// Every counter as (counter, group or 0, value), in dump order.
+    fn entry(&self, index: usize) -> Option<(Counter, u32, u64)> {
         let plain = [
-            (STAT_REQUESTS, &self.requests),
-            (STAT_ECHOES, &self.echoes),
-            (STAT_BROADCASTS, &self.broadcasts),
-            (STAT_BYTES, &self.bytes),
-            (STAT_ERRORS, &self.errors),
-            (STAT_DROPPED, &self.dropped),
+            (Counter::Requests, &self.requests),
+            (Counter::Echoes, &self.echoes),
+            (Counter::Broadcasts, &self.broadcasts),
+            (Counter::Bytes, &self.bytes),
+            (Counter::Errors, &self.errors),
+            (Counter::Dropped, &self.dropped),
         ];
         if let Some((stat, counter)) = plain.get(index) {
             return Some((*stat, 0, counter.load(Ordering::Relaxed)));
@@ -100,7 +106,7 @@ impl Counters {
         let group = index - plain.len();
         let listeners = self.listeners.get(group)?;
         Some((
-            STAT_LISTENERS,
+            Counter::Listeners,
             group as u32 + 1,
             listeners.load(Ordering::Relaxed),
         ))
@@ -122,75 +128,42 @@ impl Counters {
     }
 }
 
-/// Writes counter entry (`STAT`, optional `GROUP`, `VALUE`) attributes.
-fn put_entry(writer: &mut MessageWriter<'_>, (stat, group, value): (u32, u32, u64)) -> Result {
-    writer.put_u32(ATTR_STAT, stat)?;
-    if group != 0 {
-        writer.put_u32(ATTR_GROUP, group)?;
-    }
-    writer.put_u64(ATTR_VALUE, value)
+/// Writes one counter: a `STAT` nest of `COUNTER`, `GROUP` (listeners only)
+/// and `VALUE`.
+fn put_stat(writer: &mut MessageWriter<'_>, (counter, group, value): (Counter, u32, u64)) -> Result {
+    writer.nest(attrs::STAT, |stat| {
+        stat.put_u32(stat_attrs::COUNTER, counter.into())?;
+        if group != 0 {
+            stat.put_u32(stat_attrs::GROUP, group)?;
+        }
+        stat.put_uint(stat_attrs::VALUE, value)
+    })
 }
 
-/// Size of the attributes of one counter entry, at most.
-const ENTRY_SIZE: usize = 2 * attribute_size(4) + attribute_size(8);
-const ENTRY_COUNT: usize = 6 + GROUPS;
+/// Size of one `STAT` nest, at most.
+const STAT_SIZE: usize = attribute_size(2 * attribute_size(4) + attribute_size(8));
+const STAT_COUNT: usize = Counter::ALL.len() - 1 + GROUPS;
 
 struct NlTestService;
 
-/// The message types of the commands, on each transport.
-const ECHO: Kind = Kind {
-    unit: MSG_ECHO,
-    genl: GENL_CMD_ECHO,
-};
-const BROADCAST: Kind = Kind {
-    unit: MSG_BROADCAST,
-    genl: GENL_CMD_BROADCAST,
-};
-const GET_STATS: Kind = Kind {
-    unit: MSG_GET_STATS,
-    genl: GENL_CMD_GET_STATS,
-};
-const EVENT: Kind = Kind {
-    unit: MSG_EVENT,
-    genl: GENL_CMD_EVENT,
-};
+/// What `ECHO` publishes and `BROADCAST` sends, on each transport.
+const EVENT: Kind = Kind::of(&raw::EVENT, &genl::EVENT);
 
 impl Service for NlTestService {
     type State = Counters;
 
     /// The typed service, on the protocol unit and as the `nltest` generic
-    /// netlink family.
+    /// netlink family: numbers, policies and permissions as the specs give
+    /// them.
     const COMMANDS: &'static [Command<Self>] = &[
-        Command {
-            name: "ECHO",
-            kind: ECHO,
-            policy: Policy::new(ATTR_MAX, &[AttrPolicy::binary(ATTR_DATA)]),
-            admin: false,
-            doit: echo,
-            dumpit: None,
-        },
-        Command {
-            name: "BROADCAST",
-            kind: BROADCAST,
-            policy: Policy::new(
-                ATTR_MAX,
-                &[
-                    AttrPolicy::binary(ATTR_DATA),
-                    AttrPolicy::u32_range(ATTR_GROUP, 1, GROUP_COUNT as i16),
-                ],
-            ),
-            admin: true,
-            doit: broadcast,
-            dumpit: None,
-        },
-        Command {
-            name: "GET_STATS",
-            kind: GET_STATS,
-            policy: Policy::new(ATTR_MAX, &[]),
-            admin: false,
-            doit: get_stats,
-            dumpit: Some(dump_stats),
-        },
+        Command::new(&raw::ECHO, &genl::ECHO, echo, None),
+        Command::new(&raw::BROADCAST, &genl::BROADCAST, broadcast, None),
+        Command::new(
+            &raw::GET_STATS,
+            &genl::GET_STATS,
+            get_stats,
+            Some(dump_stats),
+        ),
     ];
 
     fn socket_config() -> SocketConfig {
@@ -210,9 +183,10 @@ impl Service for NlTestService {
         let socket = replies.socket();
         if socket.has_listeners(ECHO_GROUP) {
             // Best effort: a listener that does not keep up loses broadcasts,
-            // and the netlink core tells it so with ENOBUFS.
+            // and the netlink core tells it so with ENOBUFS. The sender has
+            // its echo already.
             if let Ok(event) = OutMessage::new(header.kind, 0, header.seq, payload) {
-                let _ = socket.broadcast(event, ECHO_GROUP);
+                let _ = socket.multicast(event, replies.portid(), ECHO_GROUP);
             }
         }
     }
@@ -274,10 +248,7 @@ fn load_parameters() {
 /// The `DATA` attribute of a request, within the `max_payload` limit.
 #[inline]
 fn data<'a>(request: &Request<'a>, attributes: &Attributes<'a>) -> Result<&'a [u8]> {
-    let Some(attr) = attributes.get(ATTR_DATA) else {
-        request.set_error_message(c"missing DATA attribute");
-        return Err(compat::code::enodata());
-    };
+    let attr = request.require(attributes, attrs::DATA)?;
     let data = attr.bytes();
     let limit = MAX_PAYLOAD.load(Ordering::Relaxed);
     if data.len() > limit {
@@ -294,42 +265,29 @@ fn data<'a>(request: &Request<'a>, attributes: &Attributes<'a>) -> Result<&'a [u
 /// An `EVENT` carrying `data` and who sent it.
 fn event(request: &Request<'_>, data: &[u8]) -> Result<OutMessage> {
     let size = attribute_size(data.len()) + 2 * attribute_size(4);
-    let mut event = request.new_message(EVENT, size)?;
+    let mut event = request.new_notification(EVENT, size)?;
     let mut writer = event.writer();
-    writer.put_bytes(ATTR_DATA, data)?;
-    writer.put_u32(ATTR_PORTID, request.sender_portid())?;
-    writer.put_u32(ATTR_UID, request.sender_uid())?;
+    writer.put_bytes(attrs::DATA, data)?;
+    writer.put_u32(attrs::PORTID, request.sender_portid())?;
+    writer.put_u32(attrs::UID, request.sender_uid())?;
     Ok(event)
 }
 
 fn echo(_counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
     let data = data(request, attributes)?;
     request.reply_with(attribute_size(data.len()), data.len(), |reply| {
-        reply.put_bytes(ATTR_DATA, data)
+        reply.put_bytes(attrs::DATA, data)
     })?;
-    if request.has_listeners(ECHO_GROUP) {
-        let _ = request.publish(event(request, data)?, ECHO_GROUP);
-    }
+    // Best effort, as the raw echo's broadcast: the reply went out.
+    let _ = request.notify(ECHO_GROUP, || event(request, data));
     Ok(())
 }
 
 fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
     let data = data(request, attributes)?;
-    let Some(attr) = attributes.get(ATTR_GROUP) else {
-        request.set_error_message(c"missing GROUP attribute");
-        return Err(compat::code::enodata());
-    };
-    let group = attr.u32().unwrap_or(0);
-    if group > request.group_count() {
-        // The policy allows every group of the protocol unit; the generic
-        // netlink family has fewer.
-        request.set_attr_error(
-            attr,
-            c"the generic netlink family has one group: events (GROUP 1)",
-        );
-        return Err(ERANGE);
-    }
-    let result = match request.publish(event(request, data)?, group) {
+    // The policy checked its range, which is the transport's.
+    let group = request.require(attributes, attrs::GROUP)?.u32().unwrap_or(0);
+    let result = match request.notify(group, || event(request, data)) {
         // Nobody listening is not the sender's error.
         Err(error) if error == ESRCH => Ok(()),
         result => result,
@@ -339,11 +297,11 @@ fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes
 }
 
 fn get_stats(counters: &Counters, request: &Request<'_>, _attributes: &Attributes<'_>) -> Result {
-    let mut reply = request.new_reply(ENTRY_COUNT * attribute_size(ENTRY_SIZE))?;
+    let mut reply = request.new_reply(STAT_COUNT * STAT_SIZE)?;
     let mut writer = reply.writer();
     let mut index = 0;
     while let Some(entry) = counters.entry(index) {
-        writer.nest(ATTR_STAT, |nest| put_entry(nest, entry))?;
+        put_stat(&mut writer, entry)?;
         index += 1;
     }
     request.reply(reply)
@@ -359,7 +317,7 @@ fn dump_stats(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
         let Some(entry) = counters.entry(writer.cursor()) else {
             break;
         };
-        if !writer.part(|message| put_entry(message, entry)) {
+        if !writer.part(|message| put_stat(message, entry)) {
             break;
         }
     }
@@ -385,22 +343,27 @@ impl kernel::Module for NlTest {
         })?;
         // Joining `events` is privileged unless nonroot_listen=1, as for the
         // groups of the unit: group flags are fixed at registration.
+        let events = genl::MCAST_GROUPS[0];
         let groups = [Group {
-            name: GENL_EVENTS_GROUP,
-            admin_only: !NONROOT_LISTEN.load(Ordering::Relaxed),
+            name: events.name,
+            admin_only: events.uns_admin_perm && !NONROOT_LISTEN.load(Ordering::Relaxed),
         }];
         let config = FamilyConfig {
-            name: GENL_FAMILY_NAME,
-            version: GENL_VERSION,
+            name: genl::FAMILY_NAME,
+            version: genl::FAMILY_VERSION,
             groups: &groups,
         };
         let family = Family::<NlTestService>::register(module, config).inspect_err(|&error| {
             if error == EEXIST {
-                pr_err!("generic netlink family {GENL_FAMILY_NAME} is already registered\n");
+                pr_err!(
+                    "generic netlink family {} is already registered\n",
+                    genl::FAMILY_NAME
+                );
             }
         })?;
         pr_info!(
-            "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups; generic netlink family {GENL_FAMILY_NAME}\n"
+            "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups; generic netlink family {}\n",
+            genl::FAMILY_NAME
         );
         Ok(Self {
             _family: family,

@@ -11,13 +11,14 @@ source scripts/kernels.sh
 kernel=${KERNEL:-$default_kernel}
 check_kernel "$kernel"
 rounds=${BENCH_ROUNDS:-5}
-c_unit=18
+# The C reference module's unit, its parameter's default, read in the guest.
+c_unit='$(cat /sys/module/nltest_ref/parameters/unit)'
 
 kdir=$(scripts/prepare.sh "$kernel")
 scripts/build-bench.sh
 c_reference=build/linux-$kernel/c-reference/nltest_ref.ko
 
-echo ">> benchmark on linux $(cat "$kdir/include/config/kernel.release"): Rust module (unit 17) and C reference module (unit $c_unit), $rounds rounds, A B A B" >&2
+echo ">> benchmark on linux $(cat "$kdir/include/config/kernel.release"): Rust module (unit 17) and C reference module (its own unit), $rounds rounds, A B A B" >&2
 # By default the guest's clock counts instructions (QEMU -icount): the
 # figures are instructions per echo, the same from run to run whatever the
 # host does; BENCH_ICOUNT=0 measures emulated time instead, noisy on a busy host.
@@ -31,7 +32,7 @@ fi
 # One guest CPU: nothing else in the guest competes with the benchmark, and
 # under TCG one emulated CPU is one host thread, steadier on a busy host.
 KDIR=$kdir qemu/run --kernel "$kernel" "${clock[@]}" --cpus 1 --timeout 3000 --add "$c_reference" -- \
-    sh -c "insmod /added/nltest_ref.ko unit=$c_unit && \
+    sh -c "insmod /added/nltest_ref.ko && \
            nltest bench --baseline-unit $c_unit --rounds $rounds --reference-client /bin/raw-client $* && \
            echo && echo 'the typed service on the unit and through the generic netlink family:' && \
            nltest bench --protocols typed,genl --rounds $rounds $*"

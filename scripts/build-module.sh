@@ -12,13 +12,13 @@ kdir=${1:?usage: scripts/build-module.sh KDIR [BUILD_DIR]}
 src=$top
 if [ -n "${2:-}" ]; then
     src=$(mkdir -p "$2" && cd "$2" && pwd)
-    mkdir -p "$src/userspace/protocol/src"
+    mkdir -p "$src/specs/generated"
     cp "$top/Kbuild" "$src/"
     # rsync would keep the build's outputs; a fresh copy of the sources
     # keeps only the sources' times, so unchanged objects are not rebuilt.
     mkdir -p "$src/rust"
     cp -rp "$top/rust/." "$src/rust/"
-    cp -p "$top/userspace/protocol/src/definitions.rs" "$src/userspace/protocol/src/"
+    cp -p "$top/specs/generated/nltest.rs" "$src/specs/generated/"
 fi
 
 echo ">> building $src/rust/nltest.ko against $kdir" >&2

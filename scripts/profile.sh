@@ -19,7 +19,8 @@ kernel=${KERNEL:-$default_kernel}
 check_kernel "$kernel"
 protocol=${1:-typed} size=${2:-16} batch=${3:-1}
 count=1024
-c_unit=18
+# The C reference module's unit, its parameter's default, read in the guest.
+c_unit='$(cat /sys/module/nltest_ref/parameters/unit)'
 
 kdir=$(scripts/prepare.sh "$kernel")
 build=build/linux-$kernel
@@ -42,7 +43,7 @@ window() {
 # A first run of each, unlogged, so that neither window pays for first
 # touches (page cache, slabs).
 warm="nltest bench --protocols $protocol --sizes $size --count 200 --batch $batch"
-guest="insmod /added/nltest_ref.ko unit=$c_unit &&
+guest="insmod /added/nltest_ref.ko &&
 $warm --unit 17 >/dev/null && $warm --unit $c_unit >/dev/null &&
 echo nltest-profile-text \$(cat /sys/module/nltest/sections/.text) \$(cat /sys/module/nltest_ref/sections/.text) &&
 $(window rust 17) $(window c $c_unit)"

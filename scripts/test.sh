@@ -41,10 +41,11 @@ for kernel in "${kernels[@]}"; do
     else
         release=$(cat "$kdir/include/config/kernel.release")
         echo ">> linux $release: end-to-end suite with stress and fuzzing in the test guest," >&2
-        echo ">> then the portable part of it against the C reference module (unit 18)" >&2
+        echo ">> then the portable part of it against the C reference module (on its own unit)" >&2
         KDIR=$kdir qemu/run --kernel "$kernel" --timeout 1200 \
             --add "build/linux-$kernel/c-reference/nltest_ref.ko" -- \
-            sh -c 'nltest-e2e --stress; insmod /added/nltest_ref.ko unit=18 && nltest-e2e --reference 18' \
+            sh -c 'nltest-e2e --stress; insmod /added/nltest_ref.ko &&
+                   nltest-e2e --reference "$(cat /sys/module/nltest_ref/parameters/unit)"' \
             | tee "$logs/guest-$kernel" || true
         # Two suites, two closing lines; a missing one counts as a failure.
         summaries=$(tr -d '\r' <"$logs/guest-$kernel" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')

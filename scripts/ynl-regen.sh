@@ -8,16 +8,30 @@
 # With --check nothing is written; it fails, showing the difference, when a
 # generated file is stale (make test runs it so).
 #
-# usage: scripts/ynl-regen.sh [--check] KDIR
-#   KDIR  a Linux 7.3 tree (scripts/build-kernel.sh 7.3 prints the test kernel's)
+# usage: scripts/ynl-regen.sh [--check] [KDIR]
+#   KDIR  a Linux 7.3 tree; by default, its YNL tooling and schemas taken
+#         from the 7.3 source (scripts/kernel-source.sh 7.3) into the cache
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+source "$top/scripts/kernels.sh"
 check=
 if [ "${1:-}" = --check ]; then
     check=--check
     shift
 fi
-kdir=${1:?usage: scripts/ynl-regen.sh [--check] KDIR}
+if [ -n "${1:-}" ]; then
+    kdir=$1
+else
+    tarball=$("$top/scripts/kernel-source.sh" 7.3)
+    kdir=$nltest_cache/ynl-$(basename "$tarball" .tar.xz)
+    if [ ! -e "$kdir/.complete" ]; then
+        echo ">> unpacking the YNL tooling of $(basename "$tarball") into $kdir" >&2
+        rm -rf "$kdir" && mkdir -p "$kdir"
+        tar -xJf "$tarball" -C "$kdir" --strip-components=1 \
+            --wildcards '*/tools/net/ynl' '*/Documentation/netlink'
+        touch "$kdir/.complete"
+    fi
+fi
 pyynl=$kdir/tools/net/ynl/pyynl
 [ -f "$pyynl/ynl_gen_c.py" ] || {
     echo "ynl-regen.sh: no $pyynl/ynl_gen_c.py: KDIR must be a Linux 7.3 tree" >&2
@@ -42,7 +56,7 @@ for spec in nltest nltest-raw; do
         --spec "$tree/specs/$spec.yaml" -o "$tree/out/$header") >/dev/null
     if [ -n "$check" ]; then
         if ! diff -u "$generated/$header" "$tree/out/$header" >&2; then
-            echo "specs/generated/$header is stale: run scripts/ynl-regen.sh KDIR" >&2
+            echo "specs/generated/$header is stale: run scripts/ynl-regen.sh" >&2
             status=1
         fi
     else
@@ -53,7 +67,7 @@ done
 (cd "$top" && python3 scripts/ynl-gen-rust.py $check --ynl "$pyynl" \
     -o specs/generated/nltest.rs --tables docs/protocol.md \
     specs/nltest.yaml specs/nltest-raw.yaml) || {
-    echo "specs/generated/nltest.rs or the tables of docs/protocol.md are stale (or a spec is invalid): run scripts/ynl-regen.sh KDIR" >&2
+    echo "specs/generated/nltest.rs or the tables of docs/protocol.md are stale (or a spec is invalid): run scripts/ynl-regen.sh" >&2
     status=1
 }
 exit "$status"

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Attribute policies, declared as Rust data, and parsed attributes.
+//! Attribute policies, built from the attribute lists a YNL spec gives each
+//! operation, and parsed attributes.
 
 use crate::bindings;
+use crate::protocol::ynl::{AttrSpec, AttrType};
 use core::marker::PhantomData;
 
 /// Room of every policy and attribute table: attribute types 0 to
@@ -12,43 +14,9 @@ pub(crate) const POLICY_LEN: usize = 8;
 /// Size of an attribute's header, aligned (`NLA_HDRLEN`).
 const ATTR_HEADER_LEN: usize = (core::mem::size_of::<bindings::nlattr>() + 3) & !3;
 
-/// What one attribute may hold.
-#[derive(Clone, Copy)]
-pub(crate) enum AttrKind {
-    /// A binary blob of any length (`NLA_BINARY`).
-    Binary,
-    /// A u32 between `min` and `max`, inclusive (`NLA_U32` with a range).
-    U32Range { min: i16, max: i16 },
-}
-
-/// One attribute a command takes.
-#[derive(Clone, Copy)]
-pub(crate) struct AttrPolicy {
-    attr: u16,
-    kind: AttrKind,
-}
-
-impl AttrPolicy {
-    /// `attr` is a binary blob of any length.
-    pub(crate) const fn binary(attr: u16) -> Self {
-        Self {
-            attr,
-            kind: AttrKind::Binary,
-        }
-    }
-
-    /// `attr` is a u32 between `min` and `max`, inclusive.
-    pub(crate) const fn u32_range(attr: u16, min: i16, max: i16) -> Self {
-        Self {
-            attr,
-            kind: AttrKind::U32Range { min, max },
-        }
-    }
-}
-
 /// A strict attribute policy: the attributes a command takes, among types
-/// `1..=max_attr`. Type 0, types not listed and types above `max_attr` are
-/// rejected. The same policy serves both transports: the module parses the
+/// `1..=max_attr`, with the types and `checks` of their spec. Type 0, types
+/// not listed and types above `max_attr` are rejected. The same policy serves both transports: the module parses the
 /// requests of its own unit with it, and the generic netlink core those of
 /// the family (where `genl ctrl` shows it).
 ///
@@ -63,14 +31,16 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    /// A policy for attribute types up to `max_attr` that accepts `attrs`.
-    pub(crate) const fn new(max_attr: u16, attrs: &'static [AttrPolicy]) -> Self {
+    /// A policy for attribute types up to `max_attr` that accepts `attrs`,
+    /// as a YNL spec describes them. In constant context an attribute type
+    /// the kernel's policies cannot check here fails the build.
+    pub(crate) const fn new(max_attr: u16, attrs: &'static [AttrSpec]) -> Self {
         assert!((max_attr as usize) < POLICY_LEN, "max_attr over POLICY_LEN");
         let mut table = PolicyTable::empty();
         let mut i = 0;
         while i < attrs.len() {
-            assert!(attrs[i].attr != 0 && attrs[i].attr <= max_attr);
-            table.set(attrs[i]);
+            assert!(attrs[i].value != 0 && attrs[i].value <= max_attr);
+            table.set(&attrs[i]);
             i += 1;
         }
         Self { max_attr, table }
@@ -103,18 +73,35 @@ impl PolicyTable {
         Self(unsafe { core::mem::zeroed() })
     }
 
-    /// Accepts `attr`.
+    /// Accepts `attr`: binary attributes of any length, u32 attributes
+    /// within the spec's `min`/`max` (`NLA_VALIDATE_RANGE`, whose bounds
+    /// are `s16`).
     // Mutable references and pointer writes in `const fn` need Rust 1.83,
     // newer than the kernel's minimum (1.78): the module needs 1.83.
     #[allow(clippy::incompatible_msrv)]
-    const fn set(&mut self, attr: AttrPolicy) {
-        let entry = &mut self.0[attr.attr as usize];
+    const fn set(&mut self, attr: &AttrSpec) {
+        let entry = &mut self.0[attr.value as usize];
         match attr.kind {
-            AttrKind::Binary => entry.type_ = bindings::NLA_BINARY as u8,
-            AttrKind::U32Range { min, max } => {
+            AttrType::Binary => entry.type_ = bindings::NLA_BINARY as u8,
+            AttrType::U32 => {
                 entry.type_ = bindings::NLA_U32 as u8;
+                if attr.min.is_none() && attr.max.is_none() {
+                    return;
+                }
+                let min = match attr.min {
+                    Some(min) => min,
+                    None => 0,
+                };
+                let max = match attr.max {
+                    Some(max) => max,
+                    None => i16::MAX as i64,
+                };
+                assert!(min >= 0 && min <= max && max <= i16::MAX as i64);
                 entry.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_RANGE as u8;
-                let range = bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 { min, max };
+                let range = bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 {
+                    min: min as i16,
+                    max: max as i16,
+                };
                 let union = core::ptr::addr_of_mut!(entry.__bindgen_anon_1)
                     .cast::<bindings::nla_policy__bindgen_ty_1__bindgen_ty_1>();
                 // SAFETY: `union` points to the union in `entry`, which is
@@ -122,6 +109,7 @@ impl PolicyTable {
                 // variant range validation of a u32 reads.
                 unsafe { union.write(range) };
             }
+            _ => panic!("an attribute type requests cannot carry here"),
         }
     }
 }

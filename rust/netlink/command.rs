@@ -8,6 +8,7 @@ use super::attr::{Attributes, Policy};
 use super::dump::DumpWriter;
 use super::pernet::Service;
 use super::request::Request;
+use crate::protocol::ynl::{AttrSpec, Operation};
 use kernel::prelude::*;
 
 /// One message, as it is identified on each transport: its `nlmsg_type` on
@@ -20,14 +21,36 @@ pub(crate) struct Kind {
     pub(crate) genl: u8,
 }
 
+impl Kind {
+    /// The numbers of one operation in the specs of both transports.
+    pub(crate) const fn of(unit: &Operation<u16>, genl: &Operation<u8>) -> Self {
+        Self {
+            unit: unit.value,
+            genl: genl.value,
+        }
+    }
+}
+
+/// The request attributes of an operation's `do`, as its spec lists them.
+const fn do_request(operation: &Operation<impl Copy>) -> &'static [AttrSpec] {
+    match operation.doit {
+        Some(mode) => mode.request,
+        None => &[],
+    }
+}
+
 /// A typed command of service `S`.
 pub(crate) struct Command<S: Service + ?Sized> {
     /// Its name, in error messages.
     pub(crate) name: &'static str,
     /// The request's type on each transport; its reply has the same.
     pub(crate) kind: Kind,
-    /// The attributes it takes; checked before `doit` is called.
-    pub(crate) policy: Policy,
+    /// The attributes it takes on the protocol unit; checked before `doit`
+    /// is called.
+    pub(crate) unit_policy: Policy,
+    /// The attributes it takes in the generic netlink family, which the
+    /// generic netlink core checks (and the controller shows).
+    pub(crate) genl_policy: Policy,
     /// Whether the sender needs `CAP_NET_ADMIN` in the user namespace that
     /// owns the network namespace (`GENL_UNS_ADMIN_PERM` in the family).
     pub(crate) admin: bool,
@@ -35,6 +58,35 @@ pub(crate) struct Command<S: Service + ?Sized> {
     pub(crate) doit: fn(&S::State, &Request<'_>, &Attributes<'_>) -> Result,
     /// One round of a dump (`NLM_F_DUMP`), when the command has dumps.
     pub(crate) dumpit: Option<fn(&S::State, &mut DumpWriter<'_>) -> Result>,
+}
+
+impl<S: Service + ?Sized> Command<S> {
+    /// The command that one operation of the specs describes, on the
+    /// protocol unit (`unit`) and in the generic netlink family (`genl`):
+    /// its numbers, each transport's policy (the attributes of its `do`
+    /// request, with that transport's `checks`), its permission. Fails the
+    /// build when the specs and the handlers disagree on dumps.
+    pub(crate) const fn new(
+        unit: &Operation<u16>,
+        genl: &Operation<u8>,
+        doit: fn(&S::State, &Request<'_>, &Attributes<'_>) -> Result,
+        dumpit: Option<fn(&S::State, &mut DumpWriter<'_>) -> Result>,
+    ) -> Self {
+        assert!(unit.doit.is_some() && genl.doit.is_some());
+        assert!(unit.dumpit.is_some() == dumpit.is_some());
+        assert!(genl.dumpit.is_some() == dumpit.is_some());
+        Self {
+            name: genl.name,
+            kind: Kind::of(unit, genl),
+            unit_policy: Policy::new(unit.attr_max, do_request(unit)),
+            genl_policy: Policy::new(genl.attr_max, do_request(genl)),
+            // The netlink-raw spec format has no permission flags: the
+            // family's spec speaks for both transports.
+            admin: genl.uns_admin_perm,
+            doit,
+            dumpit,
+        }
+    }
 }
 
 /// The command of `S` whose type on the unit is `kind`.
@@ -73,7 +125,7 @@ fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
         return Err(EPERM);
     }
     let mut attributes = Attributes::empty();
-    request.parse_into(&command.policy, &mut attributes)?;
+    request.parse_into(&command.unit_policy, &mut attributes)?;
     if request.is_dump() && command.dumpit.is_some() {
         return request.start_dump::<S>();
     }

@@ -115,7 +115,7 @@ impl GenlInfo {
     }
 
     /// The family's number of multicast groups.
-    pub(super) fn group_count(&self) -> u32 {
+    fn group_count(&self) -> u32 {
         // SAFETY: the family is registered (type invariant).
         unsafe { (*self.family()).n_mcgrps.into() }
     }
@@ -132,9 +132,10 @@ impl GenlInfo {
     }
 
     /// Sends `message` to the sockets of the request's namespace that joined
-    /// the family's `group` (from 1). Fails with `ESRCH` when no one received
-    /// it, `EINVAL` for a group the family does not have.
-    pub(super) fn multicast(&self, message: OutMessage, group: u32) -> Result {
+    /// the family's `group` (from 1), but the one bound to `exclude_portid`
+    /// (0: none is left out). Fails with `ESRCH` when no one received it,
+    /// `EINVAL` for a group the family does not have.
+    pub(super) fn multicast(&self, message: OutMessage, exclude_portid: u32, group: u32) -> Result {
         if !(1..=self.group_count()).contains(&group) {
             return Err(EINVAL);
         }
@@ -147,7 +148,7 @@ impl GenlInfo {
                 self.family(),
                 self.net(),
                 message.into_raw(),
-                0,
+                exclude_portid,
                 group - 1,
                 bindings::GFP_KERNEL,
             )
@@ -174,7 +175,7 @@ unsafe extern "C" fn doit_callback<S: Service>(
     let Some(command) = by_genl_cmd::<S>(info.cmd()) else {
         return crate::compat::code::eopnotsupp().to_errno();
     };
-    let (table, len) = (info.raw().attrs, usize::from(command.policy.max_attr()) + 1);
+    let (table, len) = (info.raw().attrs, usize::from(command.genl_policy.max_attr()) + 1);
     // SAFETY: the core parsed the attributes with the command's policy (its
     // `maxattr`) into a table of `len` entries (null when `maxattr` is 0),
     // which lives until the doit returns.
@@ -306,8 +307,8 @@ impl<S: Service> Family<S> {
         for (command, op) in commands.iter().zip(ops.iter_mut()) {
             *op = bindings::genl_ops {
                 doit: Some(doit_callback::<S>),
-                policy: command.policy.table().0.as_ptr(),
-                maxattr: command.policy.max_attr().into(),
+                policy: command.genl_policy.table().0.as_ptr(),
+                maxattr: command.genl_policy.max_attr().into(),
                 cmd: command.kind.genl,
                 flags: if command.admin {
                     bindings::GENL_UNS_ADMIN_PERM as u8

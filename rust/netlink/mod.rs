@@ -25,7 +25,7 @@ mod request;
 mod skb;
 mod socket;
 
-pub(crate) use attr::{AttrPolicy, Attributes, Policy};
+pub(crate) use attr::Attributes;
 pub(crate) use command::{Command, Kind};
 pub(crate) use dump::DumpWriter;
 pub(crate) use genl::{Family, FamilyConfig, Group};

@@ -17,7 +17,7 @@ use core::cell::Cell;
 use kernel::prelude::*;
 
 // The protocol promises readers no larger shared datagram.
-const _: () = assert!(bindings::NLTEST_NLMSG_GOODSIZE <= crate::protocol::REPLY_DATAGRAM_MAX);
+const _: () = assert!(bindings::NLTEST_NLMSG_GOODSIZE <= crate::protocol::REPLY_DATAGRAM_MAX as usize);
 
 /// What one reply datagram carried, and what became of it: for the service
 /// to count.
@@ -67,6 +67,12 @@ impl<'a> Replies<'a> {
             bytes: Cell::new(0),
             on_sent,
         }
+    }
+
+    /// The port id of the datagram's sender, to which the replies go.
+    #[inline]
+    pub(crate) fn portid(&self) -> u32 {
+        self.portid
     }
 
     /// The kernel socket the datagram came to.

@@ -3,7 +3,7 @@
 //! Typed requests, from either transport, with their extended
 //! acknowledgement, their replies and the events they publish.
 
-use super::attr::{Attributes, Policy};
+use super::attr::{Attr, Attributes, Policy};
 use super::command::Kind;
 use super::genl::GenlInfo;
 use super::message::HEADER_LEN;
@@ -18,12 +18,8 @@ use kernel::{ffi, prelude::*};
 /// Where a request came from, and so how to answer it.
 pub(super) enum Transport<'a> {
     /// The service's own protocol unit: the replies to the request's
-    /// datagram, through the namespace's kernel socket, which has `groups`
-    /// multicast groups.
-    Unit {
-        replies: &'a Replies<'a>,
-        groups: u32,
-    },
+    /// datagram, through the namespace's kernel socket.
+    Unit { replies: &'a Replies<'a> },
     /// The service's generic netlink family; `on_sent` counts replies.
     Generic {
         info: &'a GenlInfo,
@@ -68,6 +64,13 @@ impl<'a> Request<'a> {
     pub(crate) fn seq(&self) -> u32 {
         // SAFETY: `header` is valid by the type invariant.
         unsafe { (*self.header).nlmsg_seq }
+    }
+
+    /// Whether the request asks for copies of the notifications it causes
+    /// (`NLM_F_ECHO`, `nlmsg_report`).
+    #[inline]
+    fn wants_echo(&self) -> bool {
+        u32::from(self.flags()) & bindings::NLM_F_ECHO != 0
     }
 
     /// Whether the request asks for a dump (`NLM_F_DUMP`).
@@ -134,6 +137,29 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// The attribute `attr`, which the operation requires: when the request
+    /// lacks it, fails with `EINVAL` and names it in the extended ack
+    /// (`NLMSGERR_ATTR_MISS_TYPE`), as `GENL_REQ_ATTR_CHECK` does.
+    #[inline]
+    pub(crate) fn require(&self, attributes: &Attributes<'a>, attr: u16) -> Result<Attr<'a>> {
+        match attributes.get(attr) {
+            Some(found) => Ok(found),
+            None => Err(self.missing(attr)),
+        }
+    }
+
+    /// `NL_SET_ERR_ATTR_MISS(extack, NULL, attr)`: a top-level attribute is
+    /// missing.
+    #[cold]
+    fn missing(&self, attr: u16) -> Error {
+        // SAFETY: `extack` is valid by the type invariant.
+        unsafe {
+            (*self.extack).miss_nest = core::ptr::null();
+            (*self.extack).miss_type = attr;
+        }
+        EINVAL
+    }
+
     /// Sets the extended ack message sent with the error, like
     /// `NL_SET_ERR_MSG`: the `netlink:netlink_extack` trace event sees it too.
     pub(crate) fn set_error_message(&self, message: &'static CStr) {
@@ -145,7 +171,7 @@ impl<'a> Request<'a> {
     }
 
     /// Sets the extended ack message and points it at `attr`.
-    pub(crate) fn set_attr_error(&self, attr: super::attr::Attr<'a>, message: &'static CStr) {
+    pub(crate) fn set_attr_error(&self, attr: Attr<'a>, message: &'static CStr) {
         self.set_error_message(message);
         // SAFETY: `extack` is valid by the type invariant; `attr` lies in the
         // request, which lives until the ack is sent.
@@ -169,15 +195,14 @@ impl<'a> Request<'a> {
         unsafe { bindings::do_trace_netlink_extack(extack._msg) };
     }
 
-    /// A message of type `kind` (on this request's transport) with the
-    /// request's sequence number, to which attributes of `payload_len` bytes
-    /// in all can be added.
-    pub(crate) fn new_message(&self, kind: Kind, payload_len: usize) -> Result<OutMessage> {
+    /// A notification of type `kind` (on this request's transport), to
+    /// which attributes of `payload_len` bytes in all can be added. Its
+    /// sequence number is 0, as for every notification: it answers no
+    /// request of the socket that receives it.
+    pub(crate) fn new_notification(&self, kind: Kind, payload_len: usize) -> Result<OutMessage> {
         match self.transport {
-            Transport::Unit { .. } => {
-                OutMessage::with_attributes(kind.unit, 0, self.seq(), payload_len)
-            }
-            Transport::Generic { info, .. } => info.new_message(kind.genl, self.seq(), payload_len),
+            Transport::Unit { .. } => OutMessage::with_attributes(kind.unit, 0, 0, payload_len),
+            Transport::Generic { info, .. } => info.new_message(kind.genl, 0, payload_len),
         }
     }
 
@@ -209,7 +234,7 @@ impl<'a> Request<'a> {
         fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
     ) -> Result {
         match self.transport {
-            Transport::Unit { replies, .. } => {
+            Transport::Unit { replies } => {
                 replies.build(self.unit_kind(), self.seq(), attributes_len, counted, fill)
             }
             Transport::Generic { info, on_sent } => {
@@ -229,36 +254,49 @@ impl<'a> Request<'a> {
     /// own, after the replies queued before it; it is not counted.
     pub(crate) fn reply(&self, message: OutMessage) -> Result {
         match self.transport {
-            Transport::Unit { replies, .. } => replies.send_now(message),
+            Transport::Unit { replies } => replies.send_now(message),
             Transport::Generic { info, .. } => info.unicast(message, self.sender_portid()),
-        }
-    }
-
-    /// How many multicast groups this transport has, numbered from 1.
-    pub(crate) fn group_count(&self) -> u32 {
-        match self.transport {
-            Transport::Unit { groups, .. } => groups,
-            Transport::Generic { info, .. } => info.group_count(),
         }
     }
 
     /// Whether some socket of the request's namespace joined `group`.
     #[inline]
-    pub(crate) fn has_listeners(&self, group: u32) -> bool {
+    fn has_listeners(&self, group: u32) -> bool {
         match self.transport {
-            Transport::Unit { replies, .. } => replies.socket().has_listeners(group),
+            Transport::Unit { replies } => replies.socket().has_listeners(group),
             Transport::Generic { info, .. } => info.has_listeners(group),
         }
     }
 
-    /// Sends `message` to the sockets of the request's namespace that joined
-    /// multicast `group` (1 to [`Request::group_count`]). Fails with `ESRCH`
-    /// when no one received it.
-    pub(crate) fn publish(&self, message: OutMessage, group: u32) -> Result {
-        match self.transport {
-            Transport::Unit { replies, .. } => replies.socket().broadcast(message, group),
-            Transport::Generic { info, .. } => info.multicast(message, group),
+    /// Sends a notification that `build` makes (with
+    /// [`Request::new_notification`]) as `nlmsg_notify` does with
+    /// `NLM_F_ECHO`: to the sockets of the request's namespace that joined
+    /// multicast `group` (1 to the transport's group count) but the sender's,
+    /// and, when the request asks for it with `NLM_F_ECHO`, to the sender,
+    /// after the replies sent so far. The sender never gets it through the
+    /// group: without `NLM_F_ECHO`, its reply is all it needs.
+    ///
+    /// Fails with `ESRCH` when no one received the multicast (nobody but
+    /// the sender listens). The notification is built only when someone is
+    /// to receive it.
+    #[inline]
+    pub(crate) fn notify(&self, group: u32, build: impl Fn() -> Result<OutMessage>) -> Result {
+        let sender = self.sender_portid();
+        let multicast = if self.has_listeners(group) {
+            let message = build()?;
+            match self.transport {
+                Transport::Unit { replies } => {
+                    replies.socket().multicast(message, sender, group)
+                }
+                Transport::Generic { info, .. } => info.multicast(message, sender, group),
+            }
+        } else {
+            Err(ESRCH)
+        };
+        if self.wants_echo() {
+            self.reply(build()?)?;
         }
+        multicast
     }
 
     /// Starts a dump answering a request of the protocol unit: the netlink
@@ -269,7 +307,7 @@ impl<'a> Request<'a> {
     /// to the input loop, as to `netlink_rcv_skb`, it means "no ack" (the
     /// dump ends with `NLMSG_DONE` instead).
     pub(super) fn start_dump<S: super::pernet::Service>(&self) -> Result {
-        let Transport::Unit { replies, .. } = self.transport else {
+        let Transport::Unit { replies } = self.transport else {
             return Err(EINVAL);
         };
         // The dump's first part is sent right away: after the replies queued

@@ -393,10 +393,14 @@ impl MessageWriter<'_> {
         self.put_bytes(attr, &value.to_ne_bytes())
     }
 
-    /// Appends a u64 attribute.
+    /// Appends an unsigned attribute of variable width (`NLA_UINT`, as
+    /// `nla_put_uint`): 4 bytes while the value fits, 8 beyond.
     #[inline]
-    pub(crate) fn put_u64(&mut self, attr: u16, value: u64) -> Result {
-        self.put_bytes(attr, &value.to_ne_bytes())
+    pub(crate) fn put_uint(&mut self, attr: u16, value: u64) -> Result {
+        match u32::try_from(value) {
+            Ok(value) => self.put_u32(attr, value),
+            Err(_) => self.put_bytes(attr, &value.to_ne_bytes()),
+        }
     }
 }
 

@@ -57,10 +57,11 @@ impl Socket {
         to_result(unsafe { bindings::nlmsg_unicast(self.0.get(), skb, portid) })
     }
 
-    /// Sends `message` to every socket that joined multicast `group`, with
-    /// the group as its source address (`NETLINK_CB(skb).dst_group`). Fails
-    /// with `ESRCH` when no one received it.
-    pub(crate) fn broadcast(&self, message: OutMessage, group: u32) -> Result {
+    /// Sends `message` to every socket that joined multicast `group` but
+    /// the one bound to `exclude_portid` (0: none is left out), with the
+    /// group as its source address (`NETLINK_CB(skb).dst_group`). Fails with
+    /// `ESRCH` when no one received it.
+    pub(crate) fn multicast(&self, message: OutMessage, exclude_portid: u32, group: u32) -> Result {
         // SAFETY: the socket is valid by the type invariant; `nlmsg_multicast`
         // consumes the skb, whose ownership `into_raw` hands over.
         // `GFP_KERNEL` is allowed in process context.
@@ -68,7 +69,7 @@ impl Socket {
             bindings::nlmsg_multicast(
                 self.0.get(),
                 message.into_raw(),
-                0,
+                exclude_portid,
                 group,
                 bindings::GFP_KERNEL,
             )
@@ -110,7 +111,6 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     let (socket, state) = unsafe { (Socket::from_raw(sock), state_of::<S>(sock)) };
     let count_sent = |sent: Sent| S::sent(state, sent);
     let replies = Replies::new(socket, received.sender_portid(), &count_sent);
-    let groups = S::socket_config().groups;
     // One extended ack for the datagram's messages, made when the first
     // needs it and emptied for each.
     let mut extack = None;
@@ -119,7 +119,7 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
         match message {
             Ok(message) => {
                 replies.set_more_follow(!messages.is_empty());
-                serve_message::<S>(&replies, groups, state, received, &mut extack, &message);
+                serve_message::<S>(&replies, state, received, &mut extack, &message);
             }
             // The iterator ends here: what follows cannot be framed.
             Err(malformed) => S::malformed(&replies, state, malformed),
@@ -128,13 +128,11 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     // Dropping `replies` sends what it holds.
 }
 
-/// Serves one well-formed message of a datagram that `received` holds, on a
-/// socket with `groups` multicast groups; `extack` holds the datagram's
-/// extended ack once a message needed one.
+/// Serves one well-formed message of a datagram that `received` holds;
+/// `extack` holds the datagram's extended ack once a message needed one.
 #[inline]
 fn serve_message<S: Service>(
     replies: &Replies<'_>,
-    groups: u32,
     state: &S::State,
     received: &ReceivedSkb,
     extack: &mut Option<bindings::netlink_ext_ack>,
@@ -156,7 +154,7 @@ fn serve_message<S: Service>(
     // checked, and it lies in the skb, which outlives the request; `extack`
     // outlives it too.
     let request = Request {
-        transport: Transport::Unit { replies, groups },
+        transport: Transport::Unit { replies },
         skb: received,
         header: message.header_ptr(),
         extack,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 #[command(version, about = "Talk to the nltest kernel module over netlink")]
 struct Cli {
     /// Netlink protocol unit the module registered (its `unit` parameter)
-    #[arg(long, global = true, default_value_t = protocol::NETLINK_TEST)]
+    #[arg(long, global = true, default_value_t = protocol::DEFAULT_UNIT)]
     unit: u32,
 
     /// Use the module's generic netlink family (nltest) instead of its
@@ -171,7 +171,7 @@ fn hint(error: &Error, unit: Option<u32>, listening: bool) -> Option<String> {
             Some(unit) => format!(
                 "nothing answered on protocol {unit}; nltest.ko serves protocol {} \
                  unless loaded with unit=N (then pass --unit N); --timeout SECS waits longer",
-                protocol::NETLINK_TEST
+                protocol::DEFAULT_UNIT
             ),
             None => "--timeout SECS waits longer".into(),
         }),
@@ -329,8 +329,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             match socket.genl_family() {
                 Some(family) => println!(
                     "listening on generic netlink family {} group {} (id {})",
-                    protocol::GENL_FAMILY_NAME,
-                    protocol::GENL_EVENTS_GROUP,
+                    protocol::genl::FAMILY_NAME,
+                    protocol::genl::mcgrp::EVENTS,
                     family.events_group
                 ),
                 None => println!("listening on protocol {} group {group}", cli.unit),

@@ -207,7 +207,7 @@ impl Batch {
                 Protocol::Typed => encode_request(
                     &mut datagram,
                     0,
-                    false,
+                    0,
                     &Request::Echo {
                         data: payload.to_vec(),
                     },
@@ -217,7 +217,7 @@ impl Batch {
                 Protocol::Genl => encode_genl_request(
                     &mut datagram,
                     0,
-                    false,
+                    0,
                     &Request::Echo {
                         data: payload.to_vec(),
                     },
@@ -231,7 +231,7 @@ impl Batch {
         // A reply datagram holds one reply, or several that fit in a page.
         let slot_len = (first_len + 64)
             .next_multiple_of(64)
-            .max(REPLY_DATAGRAM_MAX);
+            .max(REPLY_DATAGRAM_MAX as usize);
         Ok(Self {
             datagram,
             offsets,
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn a_typed_body_is_the_data_attribute() {
         let batch = Batch::new(Protocol::Typed, b"abc", 1, None).unwrap();
-        assert_eq!(batch.kind, nltest_protocol::MSG_ECHO);
+        assert_eq!(batch.kind, nltest_protocol::raw::msg::ECHO);
         // nla_len 7, nla_type DATA, "abc" and one byte of padding.
         assert_eq!(batch.body, [7, 0, 1, 0, b'a', b'b', b'c', 0]);
     }

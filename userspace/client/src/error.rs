@@ -2,10 +2,25 @@ use crate::message::ExtAck;
 use std::time::Duration;
 
 fn kernel_error_text(errno: i32, ack: &ExtAck) -> String {
-    match &ack.message {
+    let text = match &ack.message {
         Some(message) => message.clone(),
         None => std::io::Error::from_raw_os_error(errno).to_string(),
+    };
+    match ack.missing_type {
+        Some(attr) => format!(
+            "{text}: the request lacks the {} attribute",
+            attr_name(attr)
+        ),
+        None => text,
     }
+}
+
+/// The spec's name of a top-level attribute, or its number.
+fn attr_name(attr: u32) -> String {
+    nltest_protocol::genl::policy::ATTRS
+        .iter()
+        .find(|spec| u32::from(spec.value) == attr)
+        .map_or_else(|| format!("#{attr}"), |spec| spec.name.to_string())
 }
 
 /// What can go wrong talking to the module.
@@ -13,7 +28,7 @@ fn kernel_error_text(errno: i32, ack: &ExtAck) -> String {
 pub enum Error {
     #[error(
         "netlink protocol {unit} is not registered: load the module first (insmod nltest.ko{})",
-        if *unit == nltest_protocol::NETLINK_TEST { String::new() } else { format!(" unit={unit}") }
+        if *unit == nltest_protocol::DEFAULT_UNIT { String::new() } else { format!(" unit={unit}") }
     )]
     ModuleNotLoaded { unit: u32 },
 

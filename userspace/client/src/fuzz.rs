@@ -34,7 +34,7 @@ impl Generator {
         match self.rng.gen_range(0..6) {
             0 => 0,
             1 => self.rng.gen_range(1..16),
-            2 => self.rng.gen_range(MSG_ECHO..=MSG_EVENT),
+            2 => self.rng.gen_range(raw::msg::ECHO..=raw::msg::EVENT),
             3 => self.rng.gen_range(16..64),
             _ => self.rng.gen(),
         }
@@ -53,14 +53,14 @@ impl Generator {
     /// One attribute, well-formed or not.
     fn attribute(&mut self, out: &mut Vec<u8>) {
         let kind: u16 = match self.rng.gen_range(0..5) {
-            0 => ATTR_DATA,
-            1 => ATTR_GROUP,
-            2 => self.rng.gen_range(0..=ATTR_MAX + 2),
-            3 => self.rng.gen_range(0..=ATTR_MAX) | NLA_F_NESTED,
+            0 => attrs::DATA,
+            1 => attrs::GROUP,
+            2 => self.rng.gen_range(0..=attrs::MAX + 2),
+            3 => self.rng.gen_range(0..=attrs::MAX) | NLA_F_NESTED,
             _ => self.rng.gen(),
         };
         let value = match kind {
-            ATTR_GROUP if self.rng.gen_bool(0.7) => self
+            attrs::GROUP if self.rng.gen_bool(0.7) => self
                 .rng
                 .gen_range(0..=GROUP_COUNT + 1)
                 .to_ne_bytes()
@@ -93,8 +93,8 @@ impl Generator {
         }
         let start = out.len();
         let request = self.request();
-        let ack = self.rng.gen();
-        encode_request(out, seq, ack, &request).expect("small attributes always fit");
+        let flags = self.request_flags();
+        encode_request(out, seq, flags, &request).expect("small attributes always fit");
         // More attributes, of any kind.
         for _ in 0..self.rng.gen_range(0..4) {
             self.attribute(out);
@@ -152,12 +152,18 @@ impl Generator {
         }
     }
 
+    /// `NLM_F_ACK` and `NLM_F_ECHO`, each or both or none.
+    fn request_flags(&mut self) -> u16 {
+        self.rng.gen::<u16>() & (netlink_packet_core::NLM_F_ACK | netlink_packet_core::NLM_F_ECHO)
+    }
+
     pub fn genl_datagram(&mut self, family: &GenlFamily) -> Vec<u8> {
         let mut out = Vec::new();
         for _ in 0..self.rng.gen_range(1..=4) {
             let start = out.len();
             let request = self.request();
-            encode_genl_request(&mut out, self.rng.gen(), self.rng.gen(), &request, family)
+            let flags = self.request_flags();
+            encode_genl_request(&mut out, self.rng.gen(), flags, &request, family)
                 .expect("small attributes always fit");
             // Any flags, sometimes; any version and reserved bytes, sometimes.
             if self.rng.gen_bool(0.3) {

@@ -39,29 +39,25 @@ pub const GENL_CMD_CAP_DUMP: u32 = 0x04;
 pub const GENL_CMD_CAP_HASPOL: u32 = 0x08;
 pub const GENL_UNS_ADMIN_PERM: u32 = 0x10;
 
-/// The family's command for a typed message type (`MSG_ECHO` is
-/// `GENL_CMD_ECHO`, ...). Other types keep their low byte, so that tests can
-/// send commands the family does not have.
+/// The family's command for the operation whose `nlmsg_type` on the unit is
+/// `kind`: the operation of the same name in the other spec. Other types
+/// are kept as they are (truncated), for tests of unknown commands.
 pub fn command_of(kind: u16) -> u8 {
-    match kind {
-        MSG_ECHO => GENL_CMD_ECHO,
-        MSG_BROADCAST => GENL_CMD_BROADCAST,
-        MSG_GET_STATS => GENL_CMD_GET_STATS,
-        MSG_EVENT => GENL_CMD_EVENT,
-        other => other as u8,
-    }
+    raw::OPERATIONS
+        .iter()
+        .find(|op| op.value == kind)
+        .and_then(|op| genl::OPERATIONS.iter().find(|g| g.name == op.name))
+        .map_or(kind as u8, |op| op.value)
 }
 
-/// The typed message type of a family command: the inverse of
+/// The `nlmsg_type` on the unit of a family command: the inverse of
 /// [`command_of`].
 pub fn kind_of(cmd: u8) -> u16 {
-    match cmd {
-        GENL_CMD_ECHO => MSG_ECHO,
-        GENL_CMD_BROADCAST => MSG_BROADCAST,
-        GENL_CMD_GET_STATS => MSG_GET_STATS,
-        GENL_CMD_EVENT => MSG_EVENT,
-        other => other.into(),
-    }
+    genl::OPERATIONS
+        .iter()
+        .find(|op| op.value == cmd)
+        .and_then(|op| raw::OPERATIONS.iter().find(|r| r.name == op.name))
+        .map_or(cmd.into(), |op| op.value)
 }
 
 /// Appends a `CTRL_CMD_GETFAMILY` request for family `name`.
@@ -121,7 +117,7 @@ pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFami
                         GenlCtrlAttrs::McastGroups(groups) => {
                             for group in groups {
                                 let named = group.iter().any(|attribute| {
-                                    matches!(attribute, McastGrpAttrs::Name(name) if name == GENL_EVENTS_GROUP)
+                                    matches!(attribute, McastGrpAttrs::Name(name) if name == genl::mcgrp::EVENTS)
                                 });
                                 for attribute in group {
                                     if let (true, McastGrpAttrs::Id(id)) = (named, attribute) {
@@ -135,15 +131,16 @@ pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFami
                 }
                 if family.id == 0 || family.events_group == 0 {
                     return Err(Error::Decode(format!(
-                        "the controller describes {GENL_FAMILY_NAME} without an id or an \
-                         {GENL_EVENTS_GROUP} group: {family:?}"
+                        "the controller describes {} without an id or an {} group: {family:?}",
+                        genl::FAMILY_NAME,
+                        genl::mcgrp::EVENTS
                     )));
                 }
                 return Ok(Some(family));
             }
             NetlinkPayload::Error(error) if error.raw_code() == -libc::ENOENT => {
                 return Err(Error::FamilyNotRegistered {
-                    name: GENL_FAMILY_NAME,
+                    name: genl::FAMILY_NAME,
                 });
             }
             NetlinkPayload::Error(error) => {
@@ -313,10 +310,16 @@ mod tests {
 
     #[test]
     fn commands_map_both_ways() {
-        for kind in [MSG_ECHO, MSG_BROADCAST, MSG_GET_STATS, MSG_EVENT, 0x1f] {
+        for kind in [
+            raw::msg::ECHO,
+            raw::msg::BROADCAST,
+            raw::msg::GET_STATS,
+            raw::msg::EVENT,
+            0x1f,
+        ] {
             assert_eq!(kind_of(command_of(kind)), kind);
         }
-        assert_eq!(command_of(MSG_ECHO), GENL_CMD_ECHO);
+        assert_eq!(command_of(raw::msg::ECHO), genl::cmd::ECHO);
     }
 
     #[test]

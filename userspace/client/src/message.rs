@@ -73,6 +73,12 @@ pub struct ExtAck {
     /// `NLMSGERR_ATTR_POLICY`: the policy the offending attribute broke, as
     /// its `NL_POLICY_TYPE_ATTR_*` attributes (type, value).
     pub policy: Vec<(u16, Vec<u8>)>,
+    /// `NLMSGERR_ATTR_MISS_TYPE`: the type of a required attribute the
+    /// request lacks.
+    pub missing_type: Option<u32>,
+    /// `NLMSGERR_ATTR_MISS_NEST`: offset of the nest that lacks it (none: the
+    /// attribute is missing at the top level).
+    pub missing_nest: Option<u32>,
 }
 
 impl ExtAck {
@@ -81,6 +87,8 @@ impl ExtAck {
     const NLMSGERR_ATTR_MSG: u16 = 1;
     const NLMSGERR_ATTR_OFFS: u16 = 2;
     const NLMSGERR_ATTR_POLICY: u16 = 4;
+    const NLMSGERR_ATTR_MISS_TYPE: u16 = 5;
+    const NLMSGERR_ATTR_MISS_NEST: u16 = 6;
 
     /// Parses what follows the error code: the request (its header only when
     /// `NLM_F_CAPPED`), then the attributes when `NLM_F_ACK_TLVS`.
@@ -115,6 +123,12 @@ impl ExtAck {
                         .first_chunk::<4>()
                         .map(|v| u32::from_ne_bytes(*v));
                 }
+                Self::NLMSGERR_ATTR_MISS_TYPE => {
+                    ack.missing_type = u32_value(attribute.value());
+                }
+                Self::NLMSGERR_ATTR_MISS_NEST => {
+                    ack.missing_nest = u32_value(attribute.value());
+                }
                 Self::NLMSGERR_ATTR_POLICY => {
                     ack.policy = NlasIterator::new(attribute.value())
                         .flatten()
@@ -126,6 +140,10 @@ impl ExtAck {
         }
         ack
     }
+}
+
+fn u32_value(value: &[u8]) -> Option<u32> {
+    value.first_chunk::<4>().map(|v| u32::from_ne_bytes(*v))
 }
 
 /// Size of a `struct nlmsghdr`.
@@ -264,9 +282,10 @@ mod tests {
     #[test]
     fn decodes_an_extended_ack() {
         // struct nlmsgerr with NLM_F_CAPPED | NLM_F_ACK_TLVS, then
-        // NLMSGERR_ATTR_MSG "bad" and NLMSGERR_ATTR_OFFS 20.
+        // NLMSGERR_ATTR_MSG "bad", NLMSGERR_ATTR_OFFS 20 and
+        // NLMSGERR_ATTR_MISS_TYPE 2.
         let mut datagram = Vec::new();
-        datagram.extend_from_slice(&52u32.to_ne_bytes());
+        datagram.extend_from_slice(&60u32.to_ne_bytes());
         datagram.extend_from_slice(&2u16.to_ne_bytes());
         datagram.extend_from_slice(&0x300u16.to_ne_bytes());
         datagram.extend_from_slice(&9u32.to_ne_bytes());
@@ -279,10 +298,14 @@ mod tests {
         datagram.extend_from_slice(&8u16.to_ne_bytes());
         datagram.extend_from_slice(&2u16.to_ne_bytes());
         datagram.extend_from_slice(&20u32.to_ne_bytes());
+        datagram.extend_from_slice(&8u16.to_ne_bytes());
+        datagram.extend_from_slice(&5u16.to_ne_bytes());
+        datagram.extend_from_slice(&2u32.to_ne_bytes());
         let expected = ExtAck {
             message: Some("bad".into()),
             offset: Some(20),
-            policy: Vec::new(),
+            missing_type: Some(2),
+            ..ExtAck::default()
         };
         assert_eq!(
             decode(&datagram).unwrap(),

@@ -29,19 +29,19 @@ pub enum Request {
 impl Request {
     fn kind(&self) -> u16 {
         match self {
-            Self::Echo { .. } => MSG_ECHO,
-            Self::Broadcast { .. } => MSG_BROADCAST,
-            Self::GetStats { .. } => MSG_GET_STATS,
+            Self::Echo { .. } => raw::msg::ECHO,
+            Self::Broadcast { .. } => raw::msg::BROADCAST,
+            Self::GetStats { .. } => raw::msg::GET_STATS,
             Self::Custom { kind, .. } => *kind,
         }
     }
 
     fn attributes(&self) -> Vec<DefaultNla> {
         match self {
-            Self::Echo { data } => vec![DefaultNla::new(ATTR_DATA, data.clone())],
+            Self::Echo { data } => vec![DefaultNla::new(attrs::DATA, data.clone())],
             Self::Broadcast { group, data } => vec![
-                DefaultNla::new(ATTR_DATA, data.clone()),
-                DefaultNla::new(ATTR_GROUP, group.to_ne_bytes().to_vec()),
+                DefaultNla::new(attrs::DATA, data.clone()),
+                DefaultNla::new(attrs::GROUP, group.to_ne_bytes().to_vec()),
             ],
             Self::GetStats { .. } => vec![],
             Self::Custom { attributes, .. } => attributes
@@ -58,6 +58,12 @@ impl Request {
         if ack {
             flags |= NLM_F_ACK;
         }
+        self.flags_with(flags)
+    }
+
+    /// `flags`, with `NLM_F_REQUEST`, and `NLM_F_DUMP` for a dump.
+    pub fn flags_with(&self, mut flags: u16) -> u16 {
+        flags |= NLM_F_REQUEST;
         if matches!(self, Self::GetStats { dump: true }) {
             flags |= NLM_F_DUMP;
         }
@@ -117,11 +123,11 @@ fn encoded(request: &Request) -> Result<Encoded, Error> {
 pub fn encode_request(
     datagram: &mut Vec<u8>,
     seq: u32,
-    ack: bool,
+    flags: u16,
     request: &Request,
 ) -> Result<(), Error> {
     let encoded = encoded(request)?;
-    encode_inner(datagram, seq, request.flags(ack), encoded);
+    encode_inner(datagram, seq, request.flags_with(flags), encoded);
     Ok(())
 }
 
@@ -131,7 +137,7 @@ pub fn encode_request(
 pub fn encode_genl_request(
     datagram: &mut Vec<u8>,
     seq: u32,
-    ack: bool,
+    flags: u16,
     request: &Request,
     family: &GenlFamily,
 ) -> Result<(), Error> {
@@ -139,36 +145,27 @@ pub fn encode_genl_request(
     let payload = GenlPayload {
         family: family.id,
         cmd: command_of(encoded.kind),
-        version: GENL_VERSION,
+        version: genl::FAMILY_VERSION,
         attributes: encoded,
     };
-    encode_genl(datagram, seq, request.flags(ack), payload);
+    encode_genl(datagram, seq, request.flags_with(flags), payload);
     Ok(())
 }
 
-/// One counter of `GET_STATS`.
+/// One counter of `GET_STATS`: a `STAT` nest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stat {
-    /// Which counter (`STAT_*`).
-    pub stat: u32,
-    /// The group, for `STAT_LISTENERS`.
+    /// Which counter.
+    pub counter: Counter,
+    /// The group, for `Counter::Listeners`.
     pub group: Option<u32>,
     pub value: u64,
 }
 
 impl Stat {
-    /// The counter's name.
+    /// The counter's name, as the spec has it.
     pub fn name(&self) -> &'static str {
-        match self.stat {
-            STAT_REQUESTS => "requests",
-            STAT_ECHOES => "echoes",
-            STAT_BROADCASTS => "broadcasts",
-            STAT_BYTES => "bytes",
-            STAT_ERRORS => "errors",
-            STAT_DROPPED => "dropped",
-            STAT_LISTENERS => "listeners",
-            _ => "unknown",
-        }
+        self.counter.name()
     }
 }
 
@@ -210,64 +207,68 @@ fn u32_of(attribute: &NlaBuffer<&[u8]>) -> Result<u32, Error> {
     })
 }
 
-fn u64_of(attribute: &NlaBuffer<&[u8]>) -> Result<u64, Error> {
+/// A `uint` attribute (`NLA_UINT`): 4 bytes while the value fits, else 8.
+fn uint_of(attribute: &NlaBuffer<&[u8]>) -> Result<u64, Error> {
     let value = attribute.value();
-    value.try_into().map(u64::from_ne_bytes).map_err(|_| {
-        Error::Decode(format!(
-            "attribute {} is {} bytes, not 8",
-            attribute.kind(),
-            value.len()
-        ))
-    })
+    match value.len() {
+        4 => u32_of(attribute).map(u64::from),
+        8 => Ok(u64::from_ne_bytes(value.try_into().unwrap_or_default())),
+        len => Err(Error::Decode(format!(
+            "attribute {} is {len} bytes, not 4 or 8",
+            attribute.kind()
+        ))),
+    }
 }
 
-/// One counter from its `STAT`, `GROUP` and `VALUE` attributes.
-fn stat(payload: &[u8]) -> Result<Stat, Error> {
-    let mut stat = Stat {
-        stat: 0,
-        group: None,
-        value: 0,
-    };
-    for attribute in attributes(payload)? {
+/// One counter from the attributes of its `STAT` nest.
+fn stat(nest: &[u8]) -> Result<Stat, Error> {
+    let (mut counter, mut group, mut value) = (None, None, None);
+    for attribute in attributes(nest)? {
         match attribute.kind() {
-            ATTR_STAT => stat.stat = u32_of(&attribute)?,
-            ATTR_GROUP => stat.group = Some(u32_of(&attribute)?),
-            ATTR_VALUE => stat.value = u64_of(&attribute)?,
+            stat_attrs::COUNTER => {
+                let number = u32_of(&attribute)?;
+                counter = Some(
+                    Counter::from_u32(number)
+                        .ok_or_else(|| Error::Decode(format!("unknown counter {number}")))?,
+                );
+            }
+            stat_attrs::GROUP => group = Some(u32_of(&attribute)?),
+            stat_attrs::VALUE => value = Some(uint_of(&attribute)?),
             _ => {}
         }
     }
-    Ok(stat)
+    match (counter, value) {
+        (Some(counter), Some(value)) => Ok(Stat {
+            counter,
+            group,
+            value,
+        }),
+        _ => Err(Error::Decode("STAT without COUNTER or VALUE".into())),
+    }
 }
 
 /// Decodes the payload of a typed message of type `kind`.
 pub fn decode_response(kind: u16, payload: &[u8]) -> Result<Response, Error> {
     match kind {
-        MSG_ECHO => {
+        raw::msg::ECHO => {
             let data = attributes(payload)?
                 .iter()
-                .find(|attribute| attribute.kind() == ATTR_DATA)
+                .find(|attribute| attribute.kind() == attrs::DATA)
                 .map(|attribute| attribute.value().to_vec())
                 .ok_or_else(|| Error::Decode("ECHO reply without DATA".into()))?;
             Ok(Response::Echo { data })
         }
-        MSG_GET_STATS => {
-            let attributes = attributes(payload)?;
-            // A dump part holds one counter at the top level; the single
-            // answer one nested ATTR_STAT per counter.
-            let nested = attributes
+        raw::msg::GET_STATS => {
+            // One STAT nest per counter: all of them in the single answer,
+            // one in each part of a dump.
+            let stats = attributes(payload)?
                 .iter()
-                .any(|a| a.kind() == ATTR_STAT && a.value().len() > 4);
-            if nested {
-                let stats = attributes
-                    .iter()
-                    .map(|a| stat(a.value()))
-                    .collect::<Result<_, _>>()?;
-                Ok(Response::Stats(stats))
-            } else {
-                Ok(Response::Stats(vec![stat(payload)?]))
-            }
+                .filter(|a| a.kind() == attrs::STAT)
+                .map(|a| stat(a.value()))
+                .collect::<Result<_, _>>()?;
+            Ok(Response::Stats(stats))
         }
-        MSG_EVENT => {
+        raw::msg::EVENT => {
             let mut event = Event {
                 data: Vec::new(),
                 portid: 0,
@@ -275,9 +276,9 @@ pub fn decode_response(kind: u16, payload: &[u8]) -> Result<Response, Error> {
             };
             for attribute in attributes(payload)? {
                 match attribute.kind() {
-                    ATTR_DATA => event.data = attribute.value().to_vec(),
-                    ATTR_PORTID => event.portid = u32_of(&attribute)?,
-                    ATTR_UID => event.uid = u32_of(&attribute)?,
+                    attrs::DATA => event.data = attribute.value().to_vec(),
+                    attrs::PORTID => event.portid = u32_of(&attribute)?,
+                    attrs::UID => event.uid = u32_of(&attribute)?,
                     _ => {}
                 }
             }
@@ -300,7 +301,7 @@ mod tests {
         encode_request(
             &mut datagram,
             3,
-            true,
+            NLM_F_ACK,
             &Request::Broadcast {
                 group: 2,
                 data: b"hi".to_vec(),
@@ -311,14 +312,14 @@ mod tests {
         assert_eq!(datagram.len(), 16 + 8 + 8);
         assert_eq!(
             u16::from_ne_bytes([datagram[4], datagram[5]]),
-            MSG_BROADCAST
+            raw::msg::BROADCAST
         );
         assert_eq!(
             u16::from_ne_bytes([datagram[6], datagram[7]]),
             NLM_F_REQUEST | NLM_F_ACK
         );
-        assert_eq!(&datagram[16..22], &[6, 0, ATTR_DATA as u8, 0, b'h', b'i']);
-        assert_eq!(&datagram[24..28], &[8, 0, ATTR_GROUP as u8, 0]);
+        assert_eq!(&datagram[16..22], &[6, 0, attrs::DATA as u8, 0, b'h', b'i']);
+        assert_eq!(&datagram[24..28], &[8, 0, attrs::GROUP as u8, 0]);
         assert_eq!(u32::from_ne_bytes(datagram[28..32].try_into().unwrap()), 2);
     }
 
@@ -327,18 +328,18 @@ mod tests {
         let request = Request::Echo {
             data: vec![0; MAX_ATTRIBUTE_LEN + 1],
         };
-        let result = encode_request(&mut Vec::new(), 1, false, &request);
+        let result = encode_request(&mut Vec::new(), 1, 0, &request);
         assert!(matches!(
             result,
             Err(Error::AttributeTooLarge {
-                kind: ATTR_DATA,
+                kind: attrs::DATA,
                 len: 65532
             })
         ));
         let request = Request::Echo {
             data: vec![0; MAX_ATTRIBUTE_LEN],
         };
-        assert!(encode_request(&mut Vec::new(), 1, false, &request).is_ok());
+        assert!(encode_request(&mut Vec::new(), 1, 0, &request).is_ok());
     }
 
     #[test]
@@ -359,11 +360,11 @@ mod tests {
 
     #[test]
     fn decodes_events_and_stats() {
-        let mut payload = nla(ATTR_DATA, b"x");
-        payload.extend(nla(ATTR_PORTID, &7u32.to_ne_bytes()));
-        payload.extend(nla(ATTR_UID, &65534u32.to_ne_bytes()));
+        let mut payload = nla(attrs::DATA, b"x");
+        payload.extend(nla(attrs::PORTID, &7u32.to_ne_bytes()));
+        payload.extend(nla(attrs::UID, &65534u32.to_ne_bytes()));
         assert_eq!(
-            decode_response(MSG_EVENT, &payload).unwrap(),
+            decode_response(raw::msg::EVENT, &payload).unwrap(),
             Response::Event(Event {
                 data: b"x".to_vec(),
                 portid: 7,
@@ -371,24 +372,44 @@ mod tests {
             })
         );
 
-        let mut part = nla(ATTR_STAT, &STAT_LISTENERS.to_ne_bytes());
-        part.extend(nla(ATTR_GROUP, &3u32.to_ne_bytes()));
-        part.extend(nla(ATTR_VALUE, &2u64.to_ne_bytes()));
-        let expected = Stat {
-            stat: STAT_LISTENERS,
-            group: Some(3),
-            value: 2,
-        };
-        assert_eq!(
-            decode_response(MSG_GET_STATS, &part).unwrap(),
-            Response::Stats(vec![expected])
+        // A uint value of 4 bytes, then of 8.
+        let mut listeners = nla(
+            stat_attrs::COUNTER,
+            &u32::from(Counter::Listeners).to_ne_bytes(),
         );
-
-        let mut nested = nla(ATTR_STAT, &part);
-        nested.extend(nla(ATTR_STAT, &part));
-        assert_eq!(
-            decode_response(MSG_GET_STATS, &nested).unwrap(),
-            Response::Stats(vec![expected, expected])
+        listeners.extend(nla(stat_attrs::GROUP, &3u32.to_ne_bytes()));
+        listeners.extend(nla(stat_attrs::VALUE, &2u32.to_ne_bytes()));
+        let mut bytes = nla(
+            stat_attrs::COUNTER,
+            &u32::from(Counter::Bytes).to_ne_bytes(),
         );
+        bytes.extend(nla(stat_attrs::VALUE, &(1u64 << 40).to_ne_bytes()));
+        let expected = [
+            Stat {
+                counter: Counter::Listeners,
+                group: Some(3),
+                value: 2,
+            },
+            Stat {
+                counter: Counter::Bytes,
+                group: None,
+                value: 1 << 40,
+            },
+        ];
+        let part = nla(attrs::STAT, &listeners);
+        assert_eq!(
+            decode_response(raw::msg::GET_STATS, &part).unwrap(),
+            Response::Stats(vec![expected[0]])
+        );
+        let mut both = part.clone();
+        both.extend(nla(attrs::STAT, &bytes));
+        assert_eq!(
+            decode_response(raw::msg::GET_STATS, &both).unwrap(),
+            Response::Stats(expected.to_vec())
+        );
+        // A value of 2 bytes is no uint.
+        let mut short = nla(stat_attrs::COUNTER, &1u32.to_ne_bytes());
+        short.extend(nla(stat_attrs::VALUE, &[1, 0]));
+        assert!(decode_response(raw::msg::GET_STATS, &nla(attrs::STAT, &short)).is_err());
     }
 }

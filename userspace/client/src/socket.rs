@@ -38,7 +38,7 @@ pub enum Transport {
 
 impl Transport {
     /// The typed service on the default unit.
-    pub const UNIT: Self = Self::Unit(nltest_protocol::NETLINK_TEST);
+    pub const UNIT: Self = Self::Unit(nltest_protocol::DEFAULT_UNIT);
 
     /// Opens a socket to the service.
     pub fn connect(self) -> Result<EchoSocket, Error> {
@@ -144,8 +144,8 @@ impl EchoSocket {
         this.join(group, || {
             format!(
                 "group {} of generic netlink family {}",
-                nltest_protocol::GENL_EVENTS_GROUP,
-                nltest_protocol::GENL_FAMILY_NAME
+                nltest_protocol::genl::mcgrp::EVENTS,
+                nltest_protocol::genl::FAMILY_NAME
             )
         })?;
         Ok(this)
@@ -156,7 +156,7 @@ impl EchoSocket {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let mut datagram = Vec::new();
-        encode_get_family(&mut datagram, seq, nltest_protocol::GENL_FAMILY_NAME);
+        encode_get_family(&mut datagram, seq, nltest_protocol::genl::FAMILY_NAME);
         self.send_bytes(&datagram)?;
         let start = Instant::now();
         loop {
@@ -206,7 +206,8 @@ impl EchoSocket {
         self.genl.as_ref()
     }
 
-    /// Appends `request` to `datagram` for this socket's transport.
+    /// Appends `request` to `datagram` for this socket's transport, with
+    /// `NLM_F_ACK` when `ack`.
     pub fn encode_request(
         &self,
         datagram: &mut Vec<u8>,
@@ -214,9 +215,26 @@ impl EchoSocket {
         ack: bool,
         request: &Request,
     ) -> Result<(), Error> {
+        let flags = if ack {
+            netlink_packet_core::NLM_F_ACK
+        } else {
+            0
+        };
+        self.encode_request_with_flags(datagram, seq, flags, request)
+    }
+
+    /// Appends `request` to `datagram` for this socket's transport, with
+    /// `flags` besides `NLM_F_REQUEST` (`NLM_F_ACK`, `NLM_F_ECHO`...).
+    pub fn encode_request_with_flags(
+        &self,
+        datagram: &mut Vec<u8>,
+        seq: u32,
+        flags: u16,
+        request: &Request,
+    ) -> Result<(), Error> {
         match &self.genl {
-            Some(family) => encode_genl_request(datagram, seq, ack, request, family),
-            None => encode_request(datagram, seq, ack, request),
+            Some(family) => encode_genl_request(datagram, seq, flags, request, family),
+            None => encode_request(datagram, seq, flags, request),
         }
     }
 
@@ -303,7 +321,7 @@ impl EchoSocket {
 
     /// Receives one datagram and decodes its messages. On a generic netlink
     /// socket, the family's messages come out as typed ones: the command's
-    /// type (`MSG_ECHO`, ...) and the attributes after the generic header.
+    /// type (`raw::msg::ECHO`, ...) and the attributes after the generic header.
     pub fn recv(&mut self) -> Result<Vec<Reply>, Error> {
         let len = self.recv_datagram()?;
         let mut replies = decode(&self.buffer[..len])?;
@@ -438,7 +456,7 @@ impl EchoSocket {
         let mut broadcasts = Vec::new();
         for reply in self.recv()? {
             if let Reply::Echo { seq, message } = reply {
-                broadcasts.push(if message.kind == nltest_protocol::MSG_EVENT {
+                broadcasts.push(if message.kind == nltest_protocol::raw::msg::EVENT {
                     match decode_response(message.kind, &message.data)? {
                         Response::Event(event) => Broadcast::Event { seq, event },
                         _ => unreachable!("decode_response of an EVENT gives an Event"),

@@ -23,7 +23,7 @@ static REFERENCE_UNIT: OnceLock<u32> = OnceLock::new();
 pub fn unit() -> u32 {
     *REFERENCE_UNIT
         .get()
-        .unwrap_or(&nltest_client::protocol::NETLINK_TEST)
+        .unwrap_or(&nltest_client::protocol::DEFAULT_UNIT)
 }
 
 /// Whether the unit under test is nltest.ko's, with counters, `BROADCAST`
@@ -45,10 +45,13 @@ const PORTABLE: &[&str] = &[
     "seed_multicast_listener",
     "two_clients_get_only_their_own_echoes",
     "group_listener_sees_broadcasts",
+    "raw_echo_broadcast_skips_the_sender",
     "malformed_lengths_are_answered_without_harm",
     "slow_reader_gets_enobufs_and_never_stalls",
     "typed_echo_replies_then_acks",
     "typed_echo_publishes_an_event",
+    "sender_gets_its_event_only_with_nlm_f_echo",
+    "missing_attribute_is_named",
     "control_messages_are_never_echoed",
     "unknown_attribute_points_at_it",
     "payload_over_the_limit",

@@ -55,12 +55,13 @@ macro_rules! on_both_transports {
 on_both_transports! {
     "typed_echo_replies_then_acks" => typed_echo_replies_then_acks,
     "typed_echo_publishes_an_event" => typed_echo_publishes_an_event,
+    "sender_gets_its_event_only_with_nlm_f_echo" => sender_gets_its_event_only_with_nlm_f_echo,
     "unknown_command" => unknown_command,
     "unknown_attribute_points_at_it" => unknown_attribute_points_at_it,
     "malformed_attribute_points_at_it" => malformed_attribute_points_at_it,
     "group_out_of_range" => group_out_of_range,
     "out_of_range_error_describes_the_policy" => out_of_range_error_describes_the_policy,
-    "missing_data" => missing_data,
+    "missing_attribute_is_named" => missing_attribute_is_named,
     "payload_over_the_limit" => payload_over_the_limit,
     "max_payload_parameter" => max_payload_parameter,
     "broadcast_reaches_the_chosen_group" => broadcast_reaches_the_chosen_group,
@@ -164,10 +165,10 @@ fn stats(socket: &mut EchoSocket, dump: bool) -> Result<Vec<Stat>> {
     Ok(stats)
 }
 
-fn value(stats: &[Stat], stat: u32, group: Option<u32>) -> u64 {
+fn value(stats: &[Stat], counter: Counter, group: Option<u32>) -> u64 {
     stats
         .iter()
-        .find(|s| s.stat == stat && s.group == group)
+        .find(|s| s.counter == counter && s.group == group)
         .map_or(u64::MAX, |s| s.value)
 }
 
@@ -197,7 +198,7 @@ fn typed_echo_replies_then_acks(t: Transport) -> Result<()> {
     match replies.as_slice() {
         [Reply::Echo { seq: 41, message }, Reply::Error {
             seq: 41, errno: 0, ..
-        }] if message.kind == MSG_ECHO => {
+        }] if message.kind == raw::msg::ECHO => {
             let response = nltest_client::service::decode_response(message.kind, &message.data)?;
             ensure!(
                 response
@@ -226,6 +227,7 @@ fn typed_echo_replies_then_acks(t: Transport) -> Result<()> {
     Ok(())
 }
 
+/// Events are notifications: sequence number 0, whatever the request's.
 fn typed_echo_publishes_an_event(t: Transport) -> Result<()> {
     let mut listener = t.listen(ECHO_GROUP)?;
     let mut sender = t.connect()?;
@@ -237,9 +239,98 @@ fn typed_echo_publishes_an_event(t: Transport) -> Result<()> {
         uid: 0,
     };
     ensure!(
-        matches!(broadcasts.as_slice(), [Broadcast::Event { event, .. }] if *event == expected),
-        "expected {expected:?}, got {broadcasts:?}"
+        matches!(broadcasts.as_slice(), [Broadcast::Event { seq: 0, event }] if *event == expected),
+        "expected {expected:?} with sequence number 0, got {broadcasts:?}"
     );
+    Ok(())
+}
+
+/// As `nlmsg_notify` with `NLM_F_ECHO`: a sender that listens gets no copy
+/// of its own event through the group; with `NLM_F_ECHO` it gets one, after
+/// its reply and before its ack, on both transports. Other listeners get
+/// the event once either way.
+fn sender_gets_its_event_only_with_nlm_f_echo(t: Transport) -> Result<()> {
+    let mut sender = t.listen(ECHO_GROUP)?;
+    let mut other = t.listen(ECHO_GROUP)?;
+    let portid = sender.port_id();
+    let expected = |data: &[u8]| Event {
+        data: data.to_vec(),
+        portid,
+        uid: 0,
+    };
+    let responses = sender.request(&echo(b"no copy"), true)?;
+    ensure!(responses.len() == 1, "{responses:?}");
+    sender.set_timeout(SHORT)?;
+    ensure!(
+        matches!(sender.recv(), Err(Error::Timeout(_))),
+        "the sender got its own event through the group"
+    );
+    let broadcasts = other.recv_broadcasts()?;
+    let no_copy = expected(b"no copy");
+    ensure!(
+        matches!(broadcasts.as_slice(), [Broadcast::Event { seq: 0, event }] if *event == no_copy),
+        "the other listener got {broadcasts:?}"
+    );
+
+    sender.set_timeout(LIMIT)?;
+    let mut datagram = Vec::new();
+    let flags = (libc::NLM_F_ACK | libc::NLM_F_ECHO) as u16;
+    sender.encode_request_with_flags(&mut datagram, 51, flags, &echo(b"copy"))?;
+    sender.send_bytes(&datagram)?;
+    let mut answers = Vec::new();
+    while answers.len() < 3 {
+        answers.extend(sender.recv()?);
+    }
+    match answers.as_slice() {
+        [Reply::Echo {
+            seq: 51,
+            message: reply,
+        }, Reply::Echo {
+            seq: 0,
+            message: copy,
+        }, Reply::Error {
+            seq: 51, errno: 0, ..
+        }] if reply.kind == raw::msg::ECHO && copy.kind == raw::msg::EVENT => {
+            let copy = nltest_client::service::decode_response(copy.kind, &copy.data)?;
+            let wanted = Response::Event(expected(b"copy"));
+            ensure!(copy == wanted, "the copy is {copy:?}, expected {wanted:?}");
+        }
+        other => bail!("expected the reply, the event (seq 0), then the ack; got {other:?}"),
+    }
+    sender.set_timeout(SHORT)?;
+    ensure!(
+        matches!(sender.recv(), Err(Error::Timeout(_))),
+        "the sender got its event twice"
+    );
+    let broadcasts = other.recv_broadcasts()?;
+    ensure!(
+        broadcasts.len() == 1,
+        "the other listener got {broadcasts:?}"
+    );
+    if crate::testing_nltest() {
+        // BROADCAST's event follows the same rule, with its ack only.
+        let mut datagram = Vec::new();
+        let request = Request::Broadcast {
+            group: ECHO_GROUP,
+            data: b"sent".to_vec(),
+        };
+        sender.set_timeout(LIMIT)?;
+        sender.encode_request_with_flags(&mut datagram, 52, flags, &request)?;
+        sender.send_bytes(&datagram)?;
+        let mut answers = Vec::new();
+        while answers.len() < 2 {
+            answers.extend(sender.recv()?);
+        }
+        ensure!(
+            matches!(
+                answers.as_slice(),
+                [Reply::Echo { seq: 0, message }, Reply::Error { seq: 52, errno: 0, .. }]
+                    if message.kind == raw::msg::EVENT
+            ),
+            "BROADCAST with NLM_F_ECHO: {answers:?}"
+        );
+        ensure!(other.recv_broadcasts()?.len() == 1);
+    }
     Ok(())
 }
 
@@ -283,8 +374,8 @@ fn answers_to_one_datagram_come_in_order() -> Result<()> {
         data: data.to_vec(),
     };
     let bad = Request::Custom {
-        kind: MSG_ECHO,
-        attributes: vec![(ATTR_DATA, b"x".to_vec()), (9, b"y".to_vec())],
+        kind: raw::msg::ECHO,
+        attributes: vec![(attrs::DATA, b"x".to_vec()), (9, b"y".to_vec())],
     };
     let mut datagram = Vec::new();
     socket.encode_request(&mut datagram, 1, false, &echo(b"a"))?;
@@ -309,7 +400,7 @@ fn answers_to_one_datagram_come_in_order() -> Result<()> {
     let unknown = ExtAck {
         message: Some("Unknown attribute type".to_string()),
         offset: Some(HEADER_LEN as u32 + 8),
-        policy: vec![],
+        ..ExtAck::default()
     };
     let expected = [
         (1, "reply", 0, none()),
@@ -343,8 +434,8 @@ fn unknown_command(t: Transport) -> Result<()> {
 fn unknown_attribute_points_at_it(t: Transport) -> Result<()> {
     // DATA "x" takes 8 bytes: attribute 9 is 8 bytes into the attributes.
     let request = Request::Custom {
-        kind: MSG_ECHO,
-        attributes: vec![(ATTR_DATA, b"x".to_vec()), (9, b"y".to_vec())],
+        kind: raw::msg::ECHO,
+        attributes: vec![(attrs::DATA, b"x".to_vec()), (9, b"y".to_vec())],
     };
     expect_error(
         t,
@@ -357,8 +448,8 @@ fn unknown_attribute_points_at_it(t: Transport) -> Result<()> {
 
 fn malformed_attribute_points_at_it(t: Transport) -> Result<()> {
     let request = Request::Custom {
-        kind: MSG_BROADCAST,
-        attributes: vec![(ATTR_DATA, b"x".to_vec()), (ATTR_GROUP, vec![1, 0])],
+        kind: raw::msg::BROADCAST,
+        attributes: vec![(attrs::DATA, b"x".to_vec()), (attrs::GROUP, vec![1, 0])],
     };
     expect_error(
         t,
@@ -369,8 +460,25 @@ fn malformed_attribute_points_at_it(t: Transport) -> Result<()> {
     )
 }
 
+/// `GROUP`'s range on transport `t`, as its spec's policy gives it: the
+/// family has one group, the unit eight.
+fn group_range(t: Transport) -> (u32, u32) {
+    let spec = if t.is_genl() {
+        genl::policy::GROUP
+    } else {
+        raw::policy::GROUP
+    };
+    let bound = |bound: Option<i64>| bound.and_then(|b| u32::try_from(b).ok()).unwrap_or(0);
+    (bound(spec.min), bound(spec.max))
+}
+
 fn group_out_of_range(t: Transport) -> Result<()> {
-    for group in [0, GROUP_COUNT + 1] {
+    let (min, max) = group_range(t);
+    ensure!(
+        (min, max) == (1, if t.is_genl() { 1 } else { GROUP_COUNT }),
+        "GROUP takes {min} to {max} on {t:?}"
+    );
+    for group in [min - 1, max + 1] {
         let request = Request::Broadcast {
             group,
             data: b"x".to_vec(),
@@ -384,21 +492,6 @@ fn group_out_of_range(t: Transport) -> Result<()> {
         )
         .with_context(|| format!("group {group}"))?;
     }
-    if t.is_genl() {
-        // The policy is the unit's; the family has one group.
-        let request = Request::Broadcast {
-            group: 2,
-            data: b"x".to_vec(),
-        };
-        expect_error(
-            t,
-            &request,
-            libc::ERANGE,
-            Some("the generic netlink family has one group: events (GROUP 1)"),
-            Some(8),
-        )
-        .context("group 2 of the family")?;
-    }
     Ok(())
 }
 
@@ -409,8 +502,9 @@ fn out_of_range_error_describes_the_policy(t: Transport) -> Result<()> {
     const NL_POLICY_TYPE_ATTR_MIN_VALUE_U: u16 = 4;
     const NL_POLICY_TYPE_ATTR_MAX_VALUE_U: u16 = 5;
     const NL_ATTR_TYPE_U32: u32 = 4;
+    let (min, max) = group_range(t);
     let request = Request::Broadcast {
-        group: GROUP_COUNT + 1,
+        group: max + 1,
         data: b"x".to_vec(),
     };
     let ack = match t.connect()?.request(&request, false) {
@@ -427,37 +521,44 @@ fn out_of_range_error_describes_the_policy(t: Transport) -> Result<()> {
     };
     ensure!(
         value(NL_POLICY_TYPE_ATTR_TYPE) == Some(NL_ATTR_TYPE_U32.into())
-            && value(NL_POLICY_TYPE_ATTR_MIN_VALUE_U) == Some(1)
-            && value(NL_POLICY_TYPE_ATTR_MAX_VALUE_U) == Some(GROUP_COUNT.into()),
-        "the ack does not describe GROUP's policy (u32, 1 to {GROUP_COUNT}): {:?}",
+            && value(NL_POLICY_TYPE_ATTR_MIN_VALUE_U) == Some(min.into())
+            && value(NL_POLICY_TYPE_ATTR_MAX_VALUE_U) == Some(max.into()),
+        "the ack does not describe GROUP's policy (u32, {min} to {max}): {:?}",
         ack.policy
     );
     Ok(())
 }
 
-fn missing_data(t: Transport) -> Result<()> {
-    let request = Request::Custom {
-        kind: MSG_ECHO,
-        attributes: vec![],
-    };
-    expect_error(
-        t,
-        &request,
-        libc::ENODATA,
-        Some("missing DATA attribute"),
-        None,
-    )?;
-    let request = Request::Custom {
-        kind: MSG_BROADCAST,
-        attributes: vec![(ATTR_DATA, vec![1])],
-    };
-    expect_error(
-        t,
-        &request,
-        libc::ENODATA,
-        Some("missing GROUP attribute"),
-        None,
-    )
+/// As `GENL_REQ_ATTR_CHECK`: `EINVAL`, and the extended ack names the
+/// missing attribute (`NLMSGERR_ATTR_MISS_TYPE`, no nest).
+fn missing_attribute_is_named(t: Transport) -> Result<()> {
+    let mut cases = vec![(raw::msg::ECHO, vec![], attrs::DATA)];
+    if crate::testing_nltest() {
+        cases.push((
+            raw::msg::BROADCAST,
+            vec![(attrs::DATA, vec![1])],
+            attrs::GROUP,
+        ));
+        cases.push((
+            raw::msg::BROADCAST,
+            vec![(attrs::GROUP, 1u32.to_ne_bytes().to_vec())],
+            attrs::DATA,
+        ));
+    }
+    for (kind, attributes, missing) in cases {
+        let request = Request::Custom { kind, attributes };
+        match t.connect()?.request(&request, false) {
+            Err(Error::Kernel { errno, ack, .. }) => ensure!(
+                errno == libc::EINVAL
+                    && ack.missing_type == Some(missing.into())
+                    && ack.missing_nest.is_none()
+                    && ack.message.is_none(),
+                "{request:?}: errno {errno}, {ack:?}; expected EINVAL, missing type {missing}"
+            ),
+            other => bail!("{request:?}: expected an error, got {other:?}"),
+        }
+    }
+    Ok(())
 }
 
 fn payload_over_the_limit(t: Transport) -> Result<()> {
@@ -504,7 +605,7 @@ fn broadcast_reaches_the_chosen_group(t: Transport) -> Result<()> {
     let group = if t.is_genl() { ECHO_GROUP } else { 5 };
     let mut listener = t.listen(group)?;
     // Another group of the unit, or the same number on the other transport.
-    let mut elsewhere = EchoSocket::listen(NETLINK_TEST, ECHO_GROUP)?;
+    let mut elsewhere = EchoSocket::listen(DEFAULT_UNIT, ECHO_GROUP)?;
     let mut sender = t.connect()?;
     sender.request(
         &Request::Broadcast {
@@ -545,7 +646,7 @@ fn stats_count_what_happened(t: Transport) -> Result<()> {
     let mut socket = t.connect()?;
     let mut raw = unit()?;
     let before = stats(&mut socket, false)?;
-    let _listener = EchoSocket::listen(NETLINK_TEST, 3)?;
+    let _listener = EchoSocket::listen(DEFAULT_UNIT, 3)?;
     for data in [&b"ab"[..], b"cde", b""] {
         socket.request(&echo(data), false)?;
     }
@@ -566,27 +667,27 @@ fn stats_count_what_happened(t: Transport) -> Result<()> {
     // netlink core refuses the unknown command before the module sees it.
     let unknown = if t.is_genl() { 0 } else { 1 };
     ensure!(
-        delta(STAT_REQUESTS, None) == 4 + unknown,
+        delta(Counter::Requests, None) == 4 + unknown,
         "requests: {before:?} -> {after:?}"
     );
     ensure!(
-        delta(STAT_ECHOES, None) == 4,
+        delta(Counter::Echoes, None) == 4,
         "echoes: {before:?} -> {after:?}"
     );
     ensure!(
-        delta(STAT_BYTES, None) == 8,
+        delta(Counter::Bytes, None) == 8,
         "bytes: {before:?} -> {after:?}"
     );
     ensure!(
-        delta(STAT_ERRORS, None) == unknown,
+        delta(Counter::Errors, None) == unknown,
         "errors: {before:?} -> {after:?}"
     );
     ensure!(
-        delta(STAT_LISTENERS, Some(3)) == 1,
+        delta(Counter::Listeners, Some(3)) == 1,
         "listeners: {before:?} -> {after:?}"
     );
     ensure!(
-        value(&after, STAT_LISTENERS, Some(4)) == 0,
+        value(&after, Counter::Listeners, Some(4)) == 0,
         "listeners of group 4: {after:?}"
     );
     Ok(())
@@ -596,7 +697,8 @@ fn dump_matches_the_single_answer(t: Transport) -> Result<()> {
     let mut socket = t.connect()?;
     let dumped = stats(&mut socket, true)?;
     let single = stats(&mut socket, false)?;
-    let expected = 6 + GROUP_COUNT as usize;
+    // Every counter, listeners once per group.
+    let expected = Counter::ALL.len() - 1 + GROUP_COUNT as usize;
     ensure!(
         dumped.len() == expected,
         "{} parts, expected {expected}: {dumped:?}",
@@ -605,11 +707,11 @@ fn dump_matches_the_single_answer(t: Transport) -> Result<()> {
     // The same counters in the same order; the second request counted itself.
     for (dumped, single) in dumped.iter().zip(&single) {
         ensure!(
-            (dumped.stat, dumped.group) == (single.stat, single.group),
+            (dumped.counter, dumped.group) == (single.counter, single.group),
             "{dumped:?} vs {single:?}"
         );
     }
-    ensure!(value(&single, STAT_REQUESTS, None) == value(&dumped, STAT_REQUESTS, None) + 1);
+    ensure!(value(&single, Counter::Requests, None) == value(&dumped, Counter::Requests, None) + 1);
     Ok(())
 }
 
@@ -627,9 +729,11 @@ fn dump_resumes_across_small_reads(t: Transport) -> Result<()> {
         datagrams += 1;
         for reply in replies {
             match reply {
-                Reply::Echo { seq: 77, message } if message.kind == MSG_GET_STATS => parts.push(
-                    nltest_client::service::decode_response(message.kind, &message.data)?,
-                ),
+                Reply::Echo { seq: 77, message } if message.kind == raw::msg::GET_STATS => parts
+                    .push(nltest_client::service::decode_response(
+                        message.kind,
+                        &message.data,
+                    )?),
                 Reply::Control { seq: 77, kind: 3 } => done = true,
                 other => bail!("unexpected {other:?}"),
             }
@@ -643,10 +747,10 @@ fn dump_resumes_across_small_reads(t: Transport) -> Result<()> {
     );
     // 3 parts per round, then NLMSG_DONE on its own.
     ensure!(datagrams == expected.div_ceil(3) + 1, "{datagrams} reads");
-    let stats: Vec<(u32, Option<u32>)> = parts
+    let stats: Vec<(Counter, Option<u32>)> = parts
         .iter()
         .flat_map(|p| match p {
-            Response::Stats(s) => s.iter().map(|s| (s.stat, s.group)).collect(),
+            Response::Stats(s) => s.iter().map(|s| (s.counter, s.group)).collect(),
             _ => vec![],
         })
         .collect();
@@ -691,7 +795,7 @@ fn unprivileged_user(t: Transport) -> Result<()> {
              namespace",
         ]
     } else {
-        &["Error: BROADCAST needs CAP_NET_ADMIN"]
+        &["Error: broadcast needs CAP_NET_ADMIN"]
     };
     ensure!(
         !ok && refusal.iter().all(|line| output.contains(line)),
@@ -771,11 +875,11 @@ fn namespaces_keep_traffic_and_counters_apart(t: Transport) -> Result<()> {
     })?;
     let (fresh, inside_after, inside_events) = inside;
     ensure!(
-        value(&fresh, STAT_ECHOES, None) == 0,
+        value(&fresh, Counter::Echoes, None) == 0,
         "a new namespace starts at zero: {fresh:?}"
     );
     ensure!(
-        value(&inside_after, STAT_ECHOES, None) == 2,
+        value(&inside_after, Counter::Echoes, None) == 2,
         "inside: {inside_after:?}"
     );
     let expected_events = if t.is_genl() { 1 } else { 2 };
@@ -790,7 +894,8 @@ fn namespaces_keep_traffic_and_counters_apart(t: Transport) -> Result<()> {
     );
     let outside_after = stats(&mut outside, false)?;
     ensure!(
-        value(&outside_after, STAT_ECHOES, None) == value(&outside_before, STAT_ECHOES, None),
+        value(&outside_after, Counter::Echoes, None)
+            == value(&outside_before, Counter::Echoes, None),
         "outside counters moved: {outside_before:?} -> {outside_after:?}"
     );
     Ok(())
@@ -886,17 +991,17 @@ fn genl_ctrl_shows_the_family() -> Result<()> {
     };
     let (ok, output) = run(
         genl,
-        &["ctrl", "get", "name", GENL_FAMILY_NAME],
+        &["ctrl", "get", "name", genl::FAMILY_NAME],
         HOST_PROGRAM_LIMIT,
     )?;
     ensure!(ok, "genl ctrl get: {output}");
     let mut expected = vec![
-        format!("Name: {GENL_FAMILY_NAME}"),
-        format!("Version: {GENL_VERSION:#x}"),
-        "max attribs: 6".to_string(),
-        format!("name: {GENL_EVENTS_GROUP}"),
+        format!("Name: {}", genl::FAMILY_NAME),
+        format!("Version: {:#x}", genl::FAMILY_VERSION),
+        format!("max attribs: {}", attrs::MAX),
+        format!("name: {}", genl::mcgrp::EVENTS),
     ];
-    for cmd in [GENL_CMD_ECHO, GENL_CMD_BROADCAST, GENL_CMD_GET_STATS] {
+    for cmd in [genl::cmd::ECHO, genl::cmd::BROADCAST, genl::cmd::GET_STATS] {
         expected.push(format!("ID-{cmd:#x}"));
     }
     for text in &expected {
@@ -969,54 +1074,55 @@ fn genl_family_declares_ops_policies_and_permissions() -> Result<()> {
     let socket = EchoSocket::connect_genl()?;
     let family = socket.genl_family().context("no family")?;
     ensure!(
-        family.version == u32::from(GENL_VERSION),
+        family.version == u32::from(genl::FAMILY_VERSION),
         "version {}",
         family.version
     );
-    let expected = [
-        (GENL_CMD_ECHO, GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL),
-        (
-            GENL_CMD_BROADCAST,
-            GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL | GENL_UNS_ADMIN_PERM,
-        ),
-        (
-            GENL_CMD_GET_STATS,
-            GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL,
-        ),
-    ]
-    .map(|(cmd, flags)| (u32::from(cmd), flags));
+    // Every operation of the spec but the event, with the flags its modes
+    // and permissions give; every one has a policy.
+    let expected: Vec<(u32, u32)> = genl::OPERATIONS
+        .iter()
+        .filter(|op| op.event.is_none())
+        .map(|op| {
+            let mut flags = GENL_CMD_CAP_HASPOL;
+            for (has, flag) in [
+                (op.doit.is_some(), GENL_CMD_CAP_DO),
+                (op.dumpit.is_some(), GENL_CMD_CAP_DUMP),
+                (op.admin_perm, GENL_ADMIN_PERM),
+                (op.uns_admin_perm, GENL_UNS_ADMIN_PERM),
+            ] {
+                if has {
+                    flags |= flag;
+                }
+            }
+            (u32::from(op.value), flags)
+        })
+        .collect();
     ensure!(family.ops == expected, "operations {:#x?}", family.ops);
 
-    // The policies, as the controller dumps them: those the module checks
-    // requests of its unit against.
+    // The policies, as the controller dumps them: each operation's request
+    // attributes with the spec's checks.
     let policies = EchoSocket::connect_genl()?.genl_policies()?;
-    let attr = |attr, kind: &str, range: Option<(i128, i128)>| AttrPolicyInfo {
-        attr,
-        kind: kind.to_string(),
-        min: range.map(|r| r.0),
-        max: range.map(|r| r.1),
-    };
-    let sorted = |cmd| {
-        let mut attrs = policies.get(&cmd).cloned().unwrap_or_default();
-        attrs.sort_by_key(|a| a.attr);
-        attrs
-    };
-    ensure!(
-        sorted(GENL_CMD_ECHO) == [attr(ATTR_DATA, "Binary", None)],
-        "ECHO: {policies:#?}"
-    );
-    ensure!(
-        sorted(GENL_CMD_BROADCAST)
-            == [
-                attr(ATTR_DATA, "Binary", None),
-                attr(ATTR_GROUP, "U32", Some((1, GROUP_COUNT.into()))),
-            ],
-        "BROADCAST: {policies:#?}"
-    );
-    ensure!(
-        sorted(GENL_CMD_GET_STATS).is_empty(),
-        "GET_STATS: {policies:#?}"
-    );
+    for op in genl::OPERATIONS.iter().filter(|op| op.event.is_none()) {
+        let request = op.doit.map_or(&[][..], |mode| mode.request);
+        let mut expected: Vec<AttrPolicyInfo> = request
+            .iter()
+            .map(|spec| AttrPolicyInfo {
+                attr: spec.value,
+                kind: format!("{:?}", spec.kind),
+                min: spec.min.map(i128::from),
+                max: spec.max.map(i128::from),
+            })
+            .collect();
+        expected.sort_by_key(|a| a.attr);
+        let mut got = policies.get(&op.value).cloned().unwrap_or_default();
+        got.sort_by_key(|a| a.attr);
+        ensure!(
+            got == expected,
+            "{}: {got:#?}, expected {expected:#?}",
+            op.name
+        );
+    }
     Ok(())
 }
 

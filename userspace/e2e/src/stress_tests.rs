@@ -56,15 +56,15 @@ fn raw(data: Vec<u8>) -> RawMessage {
     RawMessage { kind: 0, data }
 }
 
-fn stat(stats: &[Stat], which: u32) -> u64 {
+fn stat(stats: &[Stat], which: Counter) -> u64 {
     stats
         .iter()
-        .find(|s| s.stat == which && s.group.is_none())
+        .find(|s| s.counter == which && s.group.is_none())
         .map_or(0, |s| s.value)
 }
 
 fn stats() -> Result<Vec<Stat>> {
-    let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+    let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
     let mut stats = Vec::new();
     for response in socket.request(&Request::GetStats { dump: false }, false)? {
         if let Response::Stats(part) = response {
@@ -87,7 +87,7 @@ fn eight_clients_in_parallel() -> Result<()> {
     let clients: Vec<_> = (0..8u8)
         .map(|client| {
             thread::spawn(move || -> Result<()> {
-                let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+                let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
                 for i in 0..count {
                     // Who sent it and which one it is, in every payload: a
                     // reply of another client or out of order fails `echo`.
@@ -105,7 +105,7 @@ fn eight_clients_in_parallel() -> Result<()> {
 
 fn slow_reader_drops_are_counted_exactly() -> Result<()> {
     let before = stats()?;
-    let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+    let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
     socket2::SockRef::from(&socket).set_recv_buffer_size(8192)?;
     let (batches, per_batch) = (40, 50);
     for batch in 0..batches {
@@ -129,7 +129,7 @@ fn slow_reader_drops_are_counted_exactly() -> Result<()> {
         "no ENOBUFS after {sent} echoes into an 8 KiB receive buffer"
     );
     let after = stats()?;
-    let dropped = stat(&after, STAT_DROPPED) - stat(&before, STAT_DROPPED);
+    let dropped = stat(&after, Counter::Dropped) - stat(&before, Counter::Dropped);
     ensure!(
         dropped == sent - received,
         "the module counted {dropped} drops; {sent} sent, {received} received, so {} lost",
@@ -152,7 +152,7 @@ fn insmod_rmmod_100_times_under_load() -> Result<()> {
                 let mut echoes = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let _open = gate.read().unwrap_or_else(|e| e.into_inner());
-                    if let Ok(mut socket) = EchoSocket::connect(NETLINK_TEST) {
+                    if let Ok(mut socket) = EchoSocket::connect(DEFAULT_UNIT) {
                         let _ = socket.set_timeout(Duration::from_millis(500));
                         for _ in 0..5 {
                             if socket.echo(raw(vec![1; 64])).is_ok() {
@@ -185,7 +185,7 @@ fn insmod_rmmod_100_times_under_load() -> Result<()> {
     cycles?;
     println!("       {echoes} echoes during the cycles; {gated} of 100 unloads waited for clients to pause");
     ensure!(echoes > 0, "the clients got no echo at all");
-    nltest_client::fuzz::health_check(NETLINK_TEST, 0)?;
+    nltest_client::fuzz::health_check(DEFAULT_UNIT, 0)?;
     Ok(())
 }
 
@@ -194,7 +194,7 @@ fn fuzz_campaign() -> Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let report = nltest_client::fuzz::run(NETLINK_TEST, 1, iterations, 500)?;
+    let report = nltest_client::fuzz::run(DEFAULT_UNIT, 1, iterations, 500)?;
     println!(
         "       fuzz: seed 1: {} datagrams, {} replies read, {} health checks passed, send errors {:?}",
         report.datagrams, report.replies, report.checks, report.send_errors
@@ -263,18 +263,22 @@ fn genl_and_unit_clients_share_the_counters_exactly() -> Result<()> {
     let delta = |which| stat(&after, which) - stat(&before, which);
     let echoes = 8 * count;
     ensure!(
-        delta(STAT_ECHOES) == echoes,
+        delta(Counter::Echoes) == echoes,
         "{} echoes counted, {echoes} answered",
-        delta(STAT_ECHOES)
+        delta(Counter::Echoes)
     );
     // The echoes and the second GET_STATS.
     ensure!(
-        delta(STAT_REQUESTS) == echoes + 1,
+        delta(Counter::Requests) == echoes + 1,
         "{} requests counted, {} sent",
-        delta(STAT_REQUESTS),
+        delta(Counter::Requests),
         echoes + 1
     );
-    ensure!(delta(STAT_ERRORS) == 0, "{} errors", delta(STAT_ERRORS));
+    ensure!(
+        delta(Counter::Errors) == 0,
+        "{} errors",
+        delta(Counter::Errors)
+    );
     println!("       {echoes} typed echoes, half through the generic netlink family, all counted");
     Ok(())
 }
@@ -375,7 +379,7 @@ impl Drop for FaultInjection {
 /// in this thread; the module must answer, refuse or drop, never crash.
 fn echoes_under_faults(dir: &'static str, size: usize) -> Result<()> {
     let outcome = thread::spawn(move || -> Result<(u32, u32)> {
-        let mut socket = EchoSocket::connect(NETLINK_TEST)?;
+        let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
         socket.set_timeout(Duration::from_millis(200))?;
         let _faults = FaultInjection::arm(dir, 20)?;
         let (mut ok, mut failed) = (0, 0);
@@ -408,7 +412,7 @@ fn echoes_under_faults(dir: &'static str, size: usize) -> Result<()> {
         "no echo failed: fault injection did not act ({ok} succeeded)"
     );
     ensure!(ok > 0, "every echo failed under 20% allocation failures");
-    nltest_client::fuzz::health_check(NETLINK_TEST, 0).context("after the faults")?;
+    nltest_client::fuzz::health_check(DEFAULT_UNIT, 0).context("after the faults")?;
     println!("       {dir}: {ok} echoes answered, {failed} refused or dropped");
     Ok(())
 }

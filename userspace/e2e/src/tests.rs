@@ -41,6 +41,10 @@ pub const ALL: &[Test] = &[
         group_listener_sees_broadcasts,
     ),
     (
+        "raw_echo_broadcast_skips_the_sender",
+        raw_echo_broadcast_skips_the_sender,
+    ),
+    (
         "malformed_lengths_are_answered_without_harm",
         malformed_lengths_are_answered_without_harm,
     ),
@@ -201,7 +205,7 @@ fn several_messages_in_one_sendmsg() -> Result<()> {
 fn echoes_of_one_datagram_share_datagrams_in_order() -> Result<()> {
     let mut socket = connect()?;
     // Whatever does not fit this buffer fails to decode.
-    socket.set_recv_buffer_len(REPLY_DATAGRAM_MAX);
+    socket.set_recv_buffer_len(REPLY_DATAGRAM_MAX as usize);
     // Small echoes, larger ones, one too big to share a datagram, small again.
     let sizes = [vec![16; 100], vec![1000; 20], vec![12_000], vec![16; 5]].concat();
     let sent: Vec<RawMessage> = sizes
@@ -213,8 +217,12 @@ fn echoes_of_one_datagram_share_datagrams_in_order() -> Result<()> {
     let (mut echoed, mut datagrams) = (Vec::new(), 0);
     while echoed.len() < sent.len() {
         // The one large echo comes alone, in a datagram of its own size.
-        let big = sizes[echoed.len()] > REPLY_DATAGRAM_MAX;
-        socket.set_recv_buffer_len(if big { 64 * 1024 } else { REPLY_DATAGRAM_MAX });
+        let big = sizes[echoed.len()] > REPLY_DATAGRAM_MAX as usize;
+        socket.set_recv_buffer_len(if big {
+            64 * 1024
+        } else {
+            REPLY_DATAGRAM_MAX as usize
+        });
         let replies = recv_one(&mut socket)
             .with_context(|| format!("the datagram after {} echoes", echoed.len()))?;
         ensure!(
@@ -340,6 +348,24 @@ fn group_listener_sees_broadcasts() -> Result<()> {
     expect_silence(&mut sender)
 }
 
+/// A sender that listens to group 1 too gets its raw echo once: the
+/// broadcast skips its socket. Other listeners still get it.
+fn raw_echo_broadcast_skips_the_sender() -> Result<()> {
+    let mut sender = EchoSocket::listen(crate::unit(), ECHO_GROUP)?;
+    let mut other = EchoSocket::listen(crate::unit(), ECHO_GROUP)?;
+    let echoed = sender.echo(raw(b"once"))?;
+    let expected = Reply::Echo {
+        seq: echoed.seq,
+        message: raw(b"once"),
+    };
+    let replies = recv_one(&mut other)?;
+    ensure!(
+        replies == [expected.clone()],
+        "the other listener got {replies:?}"
+    );
+    expect_silence(&mut sender).context("the sender's socket got its echo twice")
+}
+
 fn malformed_lengths_are_answered_without_harm() -> Result<()> {
     let mut socket = connect()?;
     let header = |len: u32, seq: u32| {
@@ -445,7 +471,7 @@ fn slow_reader_gets_enobufs_and_never_stalls() -> Result<()> {
             nltest_client::Response::Stats(stats) => stats,
             _ => vec![],
         })
-        .find(|stat| stat.stat == STAT_DROPPED)
+        .find(|stat| stat.counter == Counter::Dropped)
         .map_or(0, |stat| stat.value);
     ensure!(dropped > 0, "the dropped counter did not move");
     Ok(())
@@ -527,7 +553,7 @@ fn module_absent_gives_a_clear_error() -> Result<()> {
         ),
         "nltest echo said: {output}"
     );
-    match EchoSocket::connect(NETLINK_TEST) {
+    match EchoSocket::connect(DEFAULT_UNIT) {
         Err(Error::ModuleNotLoaded { unit: 17 }) => {}
         other => bail!("expected ModuleNotLoaded, got {:?}", other.map(|_| ())),
     }
@@ -588,7 +614,7 @@ fn other_unit_parameter() -> Result<()> {
     let mut socket = EchoSocket::connect(22)?;
     socket.echo(raw(b"on unit 22"))?;
     ensure!(matches!(
-        EchoSocket::connect(NETLINK_TEST),
+        EchoSocket::connect(DEFAULT_UNIT),
         Err(Error::ModuleNotLoaded { unit: 17 })
     ));
     drop(socket);
@@ -600,7 +626,7 @@ fn rmmod_insmod_cycles() -> Result<()> {
         guest::unload()?;
         ensure!(
             matches!(
-                EchoSocket::connect(NETLINK_TEST),
+                EchoSocket::connect(DEFAULT_UNIT),
                 Err(Error::ModuleNotLoaded { .. })
             ),
             "cycle {cycle}: protocol still registered after rmmod"
@@ -645,7 +671,7 @@ fn rmmod_while_clients_send() -> Result<()> {
                         continue;
                     }
                     // Fails while the module is away; that is expected.
-                    if let Ok(mut socket) = EchoSocket::connect(NETLINK_TEST) {
+                    if let Ok(mut socket) = EchoSocket::connect(DEFAULT_UNIT) {
                         let _ = socket.set_timeout(Duration::from_millis(500));
                         for _ in 0..5 {
                             if socket.echo(raw(&[1u8; 64])).is_ok() {
