@@ -51,9 +51,6 @@ def parse_args():
                                        '(default: TOP/specs/nltest.yaml)')
     parser.add_argument('--timeout', type=float, default=20,
                         help='seconds to wait for each answer (default 20)')
-    parser.add_argument('--mock', action='store_true',
-                        help='host check without the module: ask mock_kernel.py\'s '
-                             'controller instead of the kernel\'s')
     args = parser.parse_args()
     if not args.kdir:
         parser.error('no kernel tree: set NLTEST_KDIR or pass --kdir')
@@ -69,10 +66,6 @@ class Check:
     def setup(self):
         self.ynl = common.Ynl(self.args.kdir)
         self.report.note(self.ynl.describe())
-        if self.args.mock:
-            import mock_kernel  # pylint: disable=import-outside-toplevel
-            mock_kernel.install_ynl(self.ynl.ynl, mock_kernel.Kernel())
-            self.report.note('--mock: mock_kernel.py answers, not the kernel\'s controller')
 
     def load_spec(self):
         schema = common.pick_schema(self.ynl, self.args.spec, self.report)

@@ -358,9 +358,6 @@ def parse_args():
                              '(default: $NLTEST_TOP, else this script\'s checkout)')
     parser.add_argument('--offline', action='store_true',
                         help='check the message classes and constants only: no socket')
-    parser.add_argument('--mock', nargs='?', const='new', choices=['new', 'old-seq'],
-                        help='host check without the module: talk to mock_kernel.py '
-                             '(old-seq: events carry the request\'s seq, the old bug)')
     return parser.parse_args()
 
 
@@ -370,10 +367,6 @@ def main():
     if args.offline:
         offline(args, report)
         return report.finish()
-    if args.mock:
-        import mock_kernel  # pylint: disable=import-outside-toplevel
-        mock_kernel.install_pyroute2(mock_kernel.Kernel(seq_bug=args.mock == 'old-seq'))
-        print(f'# --mock {args.mock}: mock_kernel.py answers, not the module')
     checks = Checks(args)
     try:
         if not report.run('bind', checks.bind):

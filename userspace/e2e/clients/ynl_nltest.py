@@ -68,10 +68,6 @@ def parse_args():
     parser.add_argument('--cli-timeout', type=float, default=300,
                         help='seconds a YNL CLI subprocess may take, interpreter '
                              'start included (default 300)')
-    parser.add_argument('--mock', nargs='?', const='new', choices=['new', 'old-seq'],
-                        help='host check without the module: talk to mock_kernel.py '
-                             '(old-seq: events carry the request\'s seq, the old bug); '
-                             'the CLI runs against a mock of its own')
     args = parser.parse_args()
     if not args.kdir:
         parser.error('no kernel tree: set NLTEST_KDIR or pass --kdir')
@@ -81,7 +77,7 @@ def parse_args():
 class Session:
     """The checks of one transport."""
 
-    def __init__(self, args, transport, ynl, kernel, report):
+    def __init__(self, args, transport, ynl, report):
         self.args = args
         self.transport = transport
         self.report = report
@@ -91,7 +87,6 @@ class Session:
                                  'nltest.yaml' if self.genl else 'nltest-raw.yaml')
         self.prefix = f'{transport}-' if len(set(args.transport)) > 1 else ''
         self.ynl = ynl
-        self.kernel = kernel
         self.schema = None
         self.families = []
         self.cli = {}
@@ -135,8 +130,6 @@ class Session:
         self.counters = list(self.a.consts['counter'].entries)
 
     def read_max_payload(self):
-        if self.kernel:
-            return self.kernel.max_payload
         path = '/sys/module/nltest/parameters/max_payload'
         try:
             with open(path, encoding='ascii') as stream:
@@ -399,8 +392,6 @@ class Session:
     def start_cli(self):
         base = [sys.executable, self.ynl.cli, '--spec', self.spec, '--schema', self.schema,
                 '--output-json']
-        if self.kernel:   # the CLI in a mock of its own
-            base.insert(1, os.path.join(HERE, 'mock_kernel.py'))
         self.cli_data = self.token('cli')
         requests = {
             'cli-echo': ['--do', 'echo', '--json', json.dumps({'data': self.cli_data.hex()})],
@@ -452,20 +443,15 @@ class Session:
 
 
 def find_ynl(args, report):
-    """The kernel's YNL; with --mock, its sockets handed to mock_kernel.py."""
+    """The kernel's YNL."""
     found = {}
 
     def find():
         found['ynl'] = common.Ynl(args.kdir)
         report.note(found['ynl'].describe())
-        if args.mock:
-            import mock_kernel  # pylint: disable=import-outside-toplevel
-            found['kernel'] = mock_kernel.Kernel(seq_bug=args.mock == 'old-seq')
-            mock_kernel.install_ynl(found['ynl'].ynl, found['kernel'])
-            report.note(f'--mock {args.mock}: mock_kernel.py answers, not the module')
 
     report.run('ynl', find)
-    return found.get('ynl'), found.get('kernel')
+    return found.get('ynl')
 
 
 def run_checks(s):
@@ -510,10 +496,10 @@ def run_checks(s):
 def main():
     args = parse_args()
     report = common.Report()
-    ynl, kernel = find_ynl(args, report)
+    ynl = find_ynl(args, report)
     if ynl is None:
         return report.finish()
-    sessions = [Session(args, transport, ynl, kernel, report)
+    sessions = [Session(args, transport, ynl, report)
                 for transport in dict.fromkeys(args.transport)]
     try:
         # Every transport's set-up first, so that all CLI subprocesses start
