@@ -10,7 +10,9 @@ mount -t debugfs debugfs /sys/kernel/debug
 echo clear >"$kmemleak"
 
 status=0
-nltest-e2e --stress --faults || status=1
+# The Python clients check the protocol, which the test kernel's suite covers;
+# here each Python start over 9p takes up to 81 s.
+nltest-e2e --stress --faults --skip ynl_client --skip controller_shows --skip pyroute2 || status=1
 rmmod nltest || status=1
 
 # kmemleak reports objects older than 5 s that nothing points to: scan, wait,

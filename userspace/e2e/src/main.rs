@@ -66,6 +66,15 @@ fn main() -> ExitCode {
     };
     let stress = take_flag("--stress");
     let faults = take_flag("--faults");
+    let mut skipped = Vec::new();
+    while let Some(at) = args.iter().position(|a| a == "--skip") {
+        let Some(filter) = args.get(at + 1).cloned() else {
+            eprintln!("nltest-e2e: --skip needs a name filter");
+            return ExitCode::from(2);
+        };
+        skipped.push(filter);
+        args.drain(at..at + 2);
+    }
     if let Some(at) = args.iter().position(|a| a == "--reference") {
         let Some(unit) = args.get(at + 1).and_then(|unit| unit.parse().ok()) else {
             eprintln!("nltest-e2e: --reference needs a protocol unit");
@@ -75,7 +84,9 @@ fn main() -> ExitCode {
         args.drain(at..at + 2);
     }
     if args.iter().any(|a| a.starts_with('-')) {
-        eprintln!("usage: nltest-e2e [--stress] [--faults] [--reference UNIT] [NAME-FILTER]...");
+        eprintln!(
+            "usage: nltest-e2e [--stress] [--faults] [--reference UNIT] [--skip NAME-FILTER]... [NAME-FILTER]..."
+        );
         return ExitCode::from(2);
     }
     let filter = args;
@@ -85,7 +96,8 @@ fn main() -> ExitCode {
         .chain(if stress { stress_tests::STRESS } else { &[] })
         .chain(if faults { stress_tests::FAULTS } else { &[] })
         .filter(|(name, _)| testing_nltest() || PORTABLE.contains(name))
-        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())));
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
+        .filter(|(name, _)| !skipped.iter().any(|f| name.contains(f.as_str())));
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in selected {
         let start = Instant::now();
