@@ -272,6 +272,14 @@ impl EchoSocket {
         self.buffer = Vec::with_capacity(len);
     }
 
+    /// Sets the socket's receive queue limit (`SO_RCVBUF`; the kernel
+    /// doubles it and enforces a minimum).
+    pub fn set_receive_queue_limit(&self, bytes: u32) -> Result<(), Error> {
+        self.socket
+            .set_rx_buf_sz(bytes)
+            .map_err(Error::io("cannot set SO_RCVBUF"))
+    }
+
     /// Makes [`recv`](Self::recv) return [`Error::Timeout`] at once when
     /// nothing is queued.
     pub fn set_nonblocking(&mut self, nonblocking: bool) -> Result<(), Error> {

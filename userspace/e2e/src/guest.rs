@@ -39,6 +39,15 @@ pub fn unload() -> Result<()> {
     unload_within(Duration::from_secs(20))
 }
 
+/// Tries rmmod once: whether the module was unloaded.
+pub fn try_unload() -> Result<bool> {
+    let output = Command::new("rmmod")
+        .arg("nltest")
+        .output()
+        .context("running rmmod")?;
+    Ok(output.status.success())
+}
+
 /// [`unload`], giving up after `limit`.
 pub fn unload_within(limit: Duration) -> Result<()> {
     let deadline = Instant::now() + limit;

@@ -2,6 +2,7 @@
 //! module loaded (see qemu/run). Prints one line per test and closes with
 //! `N passed, N failed`; exits with 0 only when every test passed.
 
+mod dump_tests;
 mod guest;
 mod service_tests;
 mod stress_tests;
@@ -93,6 +94,7 @@ fn main() -> ExitCode {
     let selected = tests::ALL
         .iter()
         .chain(service_tests::ALL)
+        .chain(dump_tests::ALL)
         .chain(if stress { stress_tests::STRESS } else { &[] })
         .chain(if faults { stress_tests::FAULTS } else { &[] })
         .filter(|(name, _)| testing_nltest() || PORTABLE.contains(name))
