@@ -3,6 +3,7 @@
 //! `N passed, N failed`; exits with 0 only when every test passed.
 
 mod dump_tests;
+mod fail_nth_tests;
 mod guest;
 mod service_tests;
 mod stress_tests;
@@ -97,6 +98,7 @@ fn main() -> ExitCode {
         .chain(dump_tests::ALL)
         .chain(if stress { stress_tests::STRESS } else { &[] })
         .chain(if faults { stress_tests::FAULTS } else { &[] })
+        .chain(if faults { fail_nth_tests::FAULTS } else { &[] })
         .filter(|(name, _)| testing_nltest() || PORTABLE.contains(name))
         .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
         .filter(|(name, _)| !skipped.iter().any(|f| name.contains(f.as_str())));
