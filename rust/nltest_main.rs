@@ -33,7 +33,7 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering
 use kernel::prelude::*;
 use netlink::{
     attribute_size, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind, Malformed,
-    Message, MessageWriter, OutMessage, Registration, Replies, Request, Sent, Service,
+    Message, MessageWriter, NetId, OutMessage, Registration, Replies, Request, Sent, Service,
     SocketConfig,
 };
 use protocol::{attrs, genl, raw, stat_attrs, Counter, ECHO_GROUP, GROUP_COUNT};
@@ -130,7 +130,10 @@ impl Counters {
 
 /// Writes one counter: a `STAT` nest of `COUNTER`, `GROUP` (listeners only)
 /// and `VALUE`.
-fn put_stat(writer: &mut MessageWriter<'_>, (counter, group, value): (Counter, u32, u64)) -> Result {
+fn put_stat(
+    writer: &mut MessageWriter<'_>,
+    (counter, group, value): (Counter, u32, u64),
+) -> Result {
     writer.nest(attrs::STAT, |stat| {
         stat.put_u32(stat_attrs::COUNTER, counter.into())?;
         if group != 0 {
@@ -145,6 +148,8 @@ const STAT_SIZE: usize = attribute_size(2 * attribute_size(4) + attribute_size(8
 const STAT_COUNT: usize = Counter::ALL.len() - 1 + GROUPS;
 
 struct NlTestService;
+
+static NET_ID: NetId = NetId::new();
 
 /// What `ECHO` publishes and `BROADCAST` sends, on each transport.
 const EVENT: Kind = Kind::of(&raw::EVENT, &genl::EVENT);
@@ -165,6 +170,10 @@ impl Service for NlTestService {
             Some(dump_stats),
         ),
     ];
+
+    fn net_id() -> &'static NetId {
+        &NET_ID
+    }
 
     fn socket_config() -> SocketConfig {
         SocketConfig {
@@ -286,7 +295,10 @@ fn echo(_counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>
 fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
     let data = data(request, attributes)?;
     // The policy checked its range, which is the transport's.
-    let group = request.require(attributes, attrs::GROUP)?.u32().unwrap_or(0);
+    let group = request
+        .require(attributes, attrs::GROUP)?
+        .u32()
+        .unwrap_or(0);
     let result = match request.notify(group, || event(request, data)) {
         // Nobody listening is not the sender's error.
         Err(error) if error == ESRCH => Ok(()),
@@ -325,9 +337,8 @@ fn dump_stats(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
 }
 
 struct NlTest {
-    // Dropped first: the family's callbacks use the per-namespace state.
+    /// The family, which owns the per-namespace registration.
     _family: Family<NlTestService>,
-    _service: Registration<NlTestService>,
 }
 
 impl kernel::Module for NlTest {
@@ -353,7 +364,7 @@ impl kernel::Module for NlTest {
             version: genl::FAMILY_VERSION,
             groups: &groups,
         };
-        let family = Family::<NlTestService>::register(module, config).inspect_err(|&error| {
+        let family = Family::register(module, service, config).inspect_err(|&error| {
             if error == EEXIST {
                 pr_err!(
                     "generic netlink family {} is already registered\n",
@@ -365,9 +376,6 @@ impl kernel::Module for NlTest {
             "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups; generic netlink family {}\n",
             genl::FAMILY_NAME
         );
-        Ok(Self {
-            _family: family,
-            _service: service,
-        })
+        Ok(Self { _family: family })
     }
 }

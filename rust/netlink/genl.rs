@@ -10,12 +10,12 @@
 use super::attr::Attributes;
 use super::command::{by_genl_cmd, Command};
 use super::dump::{dump_round, Framing};
-use super::pernet::{state_of, state_of_net, Service};
+use super::pernet::{state_of, state_of_net, Registration, Service};
 use super::request::{Request, Transport};
 use super::skb::{OutMessage, ReceivedSkb};
 use super::to_result;
 use crate::bindings;
-use core::{marker::PhantomData, ptr::NonNull};
+use core::ptr::NonNull;
 use kernel::{ffi, prelude::*, types::Opaque, ThisModule};
 
 /// Most commands a family can have here.
@@ -175,7 +175,10 @@ unsafe extern "C" fn doit_callback<S: Service>(
     let Some(command) = by_genl_cmd::<S>(info.cmd()) else {
         return crate::compat::code::eopnotsupp().to_errno();
     };
-    let (table, len) = (info.raw().attrs, usize::from(command.genl_policy.max_attr()) + 1);
+    let (table, len) = (
+        info.raw().attrs,
+        usize::from(command.genl_policy.max_attr()) + 1,
+    );
     // SAFETY: the core parsed the attributes with the command's policy (its
     // `maxattr`) into a table of `len` entries (null when `maxattr` is 0),
     // which lives until the doit returns.
@@ -259,16 +262,17 @@ struct FamilyStorage {
 /// The commands of service `S` registered as a generic netlink family, in
 /// every network namespace; unregistered on drop.
 ///
-/// The service's pernet [`super::Registration`] must be created before and
-/// dropped after it: the callbacks find the namespace's state through it.
+/// The family owns the service's per-namespace [`Registration`], through
+/// which its callbacks find the namespace's state: it is registered after
+/// it and unregistered before it.
 ///
 /// # Invariants
 ///
 /// `storage` came from `KBox::leak` and holds a registered family, with
-/// `ops` and `groups` it points to.
+/// `ops` and `groups` it points to, while `service` is registered.
 pub(crate) struct Family<S: Service> {
     storage: NonNull<FamilyStorage>,
-    _service: PhantomData<S>,
+    service: core::mem::ManuallyDrop<Registration<S>>,
 }
 
 // SAFETY: the registration is only used to unregister, from any thread.
@@ -277,10 +281,15 @@ unsafe impl<S: Service> Send for Family<S> {}
 unsafe impl<S: Service> Sync for Family<S> {}
 
 impl<S: Service> Family<S> {
-    /// Registers the family: the commands of `S` become its operations, with
-    /// their policies and permissions (`GENL_UNS_ADMIN_PERM`), dumpable ones
-    /// with a dumpit. Fails with `EEXIST` when the name is taken.
-    pub(crate) fn register(module: &'static ThisModule, config: FamilyConfig<'_>) -> Result<Self> {
+    /// Registers the family of `service`: the commands of `S` become its
+    /// operations, with their policies and permissions
+    /// (`GENL_UNS_ADMIN_PERM`), dumpable ones with a dumpit. Fails with
+    /// `EEXIST` when the name is taken (the service is then unregistered).
+    pub(crate) fn register(
+        module: &'static ThisModule,
+        service: Registration<S>,
+        config: FamilyConfig<'_>,
+    ) -> Result<Self> {
         let commands: &[Command<S>] = S::COMMANDS;
         if commands.len() > MAX_OPS || config.groups.len() > MAX_GROUPS {
             return Err(EINVAL);
@@ -347,10 +356,10 @@ impl<S: Service> Family<S> {
             drop(unsafe { KBox::from_raw(storage.as_ptr()) });
             return Err(error);
         }
-        // INVARIANT: registered, from `KBox::leak`.
+        // INVARIANT: registered, from `KBox::leak`, while `service` is.
         Ok(Self {
             storage,
-            _service: PhantomData,
+            service: core::mem::ManuallyDrop::new(service),
         })
     }
 }
@@ -366,5 +375,7 @@ impl<S: Service> Drop for Family<S> {
             bindings::genl_unregister_family(core::ptr::addr_of!((*self.storage.as_ptr()).family));
             drop(KBox::from_raw(self.storage.as_ptr()));
         }
+        // SAFETY: dropped once, here, after the family that used it.
+        unsafe { core::mem::ManuallyDrop::drop(&mut self.service) };
     }
 }

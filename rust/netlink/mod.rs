@@ -30,7 +30,7 @@ pub(crate) use command::{Command, Kind};
 pub(crate) use dump::DumpWriter;
 pub(crate) use genl::{Family, FamilyConfig, Group};
 pub(crate) use message::{Malformed, Message};
-pub(crate) use pernet::{Registration, Service};
+pub(crate) use pernet::{NetId, Registration, Service};
 pub(crate) use replies::{Replies, Sent};
 pub(crate) use request::Request;
 pub(crate) use skb::{attribute_size, MessageWriter, OutMessage};

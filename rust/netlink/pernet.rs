@@ -9,7 +9,12 @@ use super::replies::{Replies, Sent};
 use super::socket::{KernelSocket, SocketConfig};
 use crate::bindings;
 use crate::compat::Zeroable;
-use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
+use core::{
+    cell::UnsafeCell,
+    marker::PhantomData,
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{ffi, prelude::*};
 
 /// What a netlink service does; the layer calls it for each namespace's
@@ -23,6 +28,10 @@ pub(crate) trait Service: 'static {
     /// The typed commands, served on the protocol unit and, when the service
     /// registers a [`super::Family`], over generic netlink.
     const COMMANDS: &'static [Command<Self>];
+
+    /// The service's own id for its per-namespace state: a `static` of the
+    /// service, which no other service uses.
+    fn net_id() -> &'static NetId;
 
     /// The protocol unit, groups and flags of the kernel sockets.
     fn socket_config() -> SocketConfig;
@@ -64,15 +73,39 @@ struct PerNet<S: Service> {
     state: S::State,
 }
 
-/// The id under which the kernel keeps `PerNet` (`net_generic`): written by
-/// `register_pernet_subsys`, read afterwards.
-struct NetId(UnsafeCell<ffi::c_uint>);
+/// The id under which the kernel keeps a service's `PerNet` (`net_generic`),
+/// declared by the service as a `static` ([`Service::net_id`]).
+///
+/// # Invariants
+///
+/// `id` is written only by `register_pernet_subsys`, called by the one
+/// [`Registration`] that claimed the id (`claimed`), before any reader runs;
+/// it is read only while that registration lives.
+pub(crate) struct NetId {
+    id: UnsafeCell<ffi::c_uint>,
+    claimed: AtomicBool,
+}
 
-// SAFETY: the kernel writes the id once, during registration, before any
-// reader can run.
+// SAFETY: `id` is written once, during the registration that claimed it,
+// before any reader can run (type invariant); `claimed` is atomic.
 unsafe impl Sync for NetId {}
 
-static NET_ID: NetId = NetId(UnsafeCell::new(0));
+impl NetId {
+    /// An id for one service, not yet registered.
+    pub(crate) const fn new() -> Self {
+        Self {
+            id: UnsafeCell::new(0),
+            claimed: AtomicBool::new(false),
+        }
+    }
+
+    /// The id, as the registration's `register_pernet_subsys` wrote it.
+    fn get(&self) -> ffi::c_uint {
+        // SAFETY: read while the registration lives, after it was written
+        // (type invariant).
+        unsafe { *self.id.get() }
+    }
+}
 
 /// The state of service `S` in the namespace of a kernel socket.
 ///
@@ -97,7 +130,7 @@ pub(super) unsafe fn state_of_net<'a, S: Service>(net: *mut bindings::net) -> &'
     // `state` is valid zeroed (`Zeroable`) and only read through shared
     // references; the caller guarantees the namespace outlives `'a`.
     unsafe {
-        let per_net = bindings::net_generic(net, *NET_ID.0.get()).cast::<PerNet<S>>();
+        let per_net = bindings::net_generic(net, S::net_id().get()).cast::<PerNet<S>>();
         &*core::ptr::addr_of!((*per_net).state)
     }
 }
@@ -112,7 +145,7 @@ unsafe extern "C" fn net_init<S: Service>(net: *mut bindings::net) -> ffi::c_int
     // SAFETY: the kernel calls `init` with a namespace being set up, whose
     // `PerNet` storage is allocated.
     unsafe {
-        let per_net = bindings::net_generic(net, *NET_ID.0.get()).cast::<PerNet<S>>();
+        let per_net = bindings::net_generic(net, S::net_id().get()).cast::<PerNet<S>>();
         match KernelSocket::new::<S>(net, S::socket_config()) {
             Ok(socket) => {
                 core::ptr::addr_of_mut!((*per_net).socket).write(Some(socket));
@@ -133,7 +166,7 @@ unsafe extern "C" fn net_exit<S: Service>(net: *mut bindings::net) {
     // SAFETY: the kernel calls `exit` once for a namespace `init` succeeded
     // for; no userspace socket is left in it, so nothing else uses `socket`.
     let socket = unsafe {
-        let per_net = bindings::net_generic(net, *NET_ID.0.get()).cast::<PerNet<S>>();
+        let per_net = bindings::net_generic(net, S::net_id().get()).cast::<PerNet<S>>();
         (*core::ptr::addr_of_mut!((*per_net).socket)).take()
     };
     drop(socket);
@@ -144,8 +177,8 @@ unsafe extern "C" fn net_exit<S: Service>(net: *mut bindings::net) {
 ///
 /// # Invariants
 ///
-/// `ops` is a registered `pernet_operations` this object owns. Only one
-/// registration exists at a time (they share `NET_ID`).
+/// `ops` is a registered `pernet_operations` this object owns, whose id is
+/// `S::net_id()`, claimed by this registration.
 pub(crate) struct Registration<S: Service> {
     ops: NonNull<bindings::pernet_operations>,
     _service: PhantomData<S>,
@@ -158,12 +191,22 @@ unsafe impl<S: Service> Sync for Registration<S> {}
 
 impl<S: Service> Registration<S> {
     /// Registers the service: creates its kernel socket in every namespace.
+    /// Fails with `EBUSY` while another registration of the service lives:
+    /// its id is the service's own, and registering writes it.
     pub(crate) fn new() -> Result<Self> {
+        let net_id = S::net_id();
+        if net_id.claimed.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        Self::register(net_id).inspect_err(|_| net_id.claimed.store(false, Ordering::Release))
+    }
+
+    fn register(net_id: &'static NetId) -> Result<Self> {
         let ops = KBox::new(
             bindings::pernet_operations {
                 init: Some(net_init::<S>),
                 exit: Some(net_exit::<S>),
-                id: NET_ID.0.get(),
+                id: net_id.id.get(),
                 size: core::mem::size_of::<PerNet<S>>(),
                 ..Default::default()
             },
@@ -193,5 +236,6 @@ impl<S: Service> Drop for Registration<S> {
             bindings::unregister_pernet_subsys(self.ops.as_ptr());
             drop(KBox::from_raw(self.ops.as_ptr()));
         }
+        S::net_id().claimed.store(false, Ordering::Release);
     }
 }

@@ -17,7 +17,8 @@ use core::cell::Cell;
 use kernel::prelude::*;
 
 // The protocol promises readers no larger shared datagram.
-const _: () = assert!(bindings::NLTEST_NLMSG_GOODSIZE <= crate::protocol::REPLY_DATAGRAM_MAX as usize);
+const _: () =
+    assert!(bindings::NLTEST_NLMSG_GOODSIZE <= crate::protocol::REPLY_DATAGRAM_MAX as usize);
 
 /// What one reply datagram carried, and what became of it: for the service
 /// to count.

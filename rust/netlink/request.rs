@@ -285,9 +285,7 @@ impl<'a> Request<'a> {
         let multicast = if self.has_listeners(group) {
             let message = build()?;
             match self.transport {
-                Transport::Unit { replies } => {
-                    replies.socket().multicast(message, sender, group)
-                }
+                Transport::Unit { replies } => replies.socket().multicast(message, sender, group),
                 Transport::Generic { info, .. } => info.multicast(message, sender, group),
             }
         } else {
