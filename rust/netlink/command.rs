@@ -7,7 +7,7 @@
 use super::attr::{Attributes, Policy};
 use super::dump::DumpWriter;
 use super::pernet::Service;
-use super::request::Request;
+use super::request::{Request, Served};
 use crate::protocol::ynl::{AttrSpec, Operation};
 use kernel::prelude::*;
 
@@ -103,19 +103,16 @@ pub(super) fn by_genl_cmd<S: Service>(cmd: u8) -> Option<&'static Command<S>> {
 /// Serves a request that came through the protocol unit: what the generic
 /// netlink core does for the family (find the command, check the
 /// permission, parse the attributes, start a dump), then the command.
-pub(super) fn serve_unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
+pub(super) fn serve_unit_request<S: Service>(
+    state: &S::State,
+    request: &Request<'_>,
+) -> Result<Served> {
     S::requested(state);
-    let result = unit_request::<S>(state, request);
-    match result {
-        // EINTR: a dump started, which is not an error.
-        Err(error) if error != EINTR => S::failed(state, error),
-        _ => {}
-    }
-    result
+    unit_request::<S>(state, request).inspect_err(|&error| S::failed(state, error))
 }
 
 #[inline]
-fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
+fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result<Served> {
     let Some(command) = by_unit_kind::<S>(request.unit_kind()) else {
         request.set_error_message(c"unknown command");
         return Err(crate::compat::code::eopnotsupp());
@@ -129,5 +126,5 @@ fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result {
     if request.is_dump() && command.dumpit.is_some() {
         return request.start_dump::<S>();
     }
-    (command.doit)(state, request, &attributes)
+    (command.doit)(state, request, &attributes).map(|()| Served::Done)
 }

@@ -301,10 +301,10 @@ impl<'a> Request<'a> {
     /// core calls the command's dumpit each time the sender reads, until it
     /// reports the end. (The generic netlink core starts the family's.)
     ///
-    /// Like `netlink_dump_start`, returns `Err(EINTR)` once the dump started:
-    /// to the input loop, as to `netlink_rcv_skb`, it means "no ack" (the
-    /// dump ends with `NLMSG_DONE` instead).
-    pub(super) fn start_dump<S: super::pernet::Service>(&self) -> Result {
+    /// `netlink_dump_start` tells a started dump by `-EINTR`, which
+    /// `netlink_rcv_skb` takes as "no ack" (the dump ends with `NLMSG_DONE`
+    /// instead); here it is [`Served::DumpStarted`], and errors are errors.
+    pub(super) fn start_dump<S: super::pernet::Service>(&self) -> Result<Served> {
         let Transport::Unit { replies } = self.transport else {
             return Err(EINVAL);
         };
@@ -318,15 +318,28 @@ impl<'a> Request<'a> {
         // SAFETY: the socket, skb and header are valid (type invariants);
         // `control` is read during the call only. The wrapper sets
         // `control.module` to this module, which the dump pins.
-        to_result(unsafe {
+        let errno = unsafe {
             bindings::netlink_dump_start(
                 replies.socket().as_ptr(),
                 self.skb.as_ptr(),
                 self.header.cast_mut(),
                 &mut control,
             )
-        })
+        };
+        match errno {
+            errno if errno == -(bindings::EINTR as i32) => Ok(Served::DumpStarted),
+            errno => to_result(errno).map(|()| Served::Done),
+        }
     }
+}
+
+/// How a request was served, when it did not fail.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Served {
+    /// Answered: an ack follows when the request asked for one.
+    Done,
+    /// A dump started: it ends with `NLMSG_DONE`, not with an ack.
+    DumpStarted,
 }
 
 /// Writes a C string into `netlink_ext_ack::_msg_buf`, truncating, and

@@ -6,7 +6,7 @@ use super::command::serve_unit_request;
 use super::message::Message;
 use super::pernet::{state_of, state_of_net, Service};
 use super::replies::{Replies, Sent};
-use super::request::{Request, Transport};
+use super::request::{Request, Served, Transport};
 use super::skb::{OutBuffer, OutMessage, ReceivedSkb};
 use super::to_result;
 use crate::bindings;
@@ -160,9 +160,9 @@ fn serve_message<S: Service>(
         extack,
     };
     let error = match serve_unit_request::<S>(state, &request) {
-        Ok(()) => 0,
-        // A dump started; it ends with `NLMSG_DONE` instead of an ack.
-        Err(error) if error == EINTR => return,
+        Ok(Served::Done) => 0,
+        // It ends with `NLMSG_DONE` instead of an ack.
+        Ok(Served::DumpStarted) => return,
         Err(error) => error.to_errno(),
     };
     if error != 0 || wants_ack {
