@@ -32,9 +32,9 @@ use compat::{module, Zeroable};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use netlink::{
-    attribute_size, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Kind, Malformed,
-    Message, MessageWriter, NetId, OutMessage, Registration, Replies, Request, Sent, Service,
-    SocketConfig,
+    attribute_size, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Malformed,
+    Message, MessageType, MessageWriter, NetId, OutMessage, Registration, Replies, Request, Sent,
+    Service, SocketConfig,
 };
 use protocol::{attrs, genl, raw, stat_attrs, Counter, ECHO_GROUP, GROUP_COUNT};
 
@@ -152,7 +152,7 @@ struct NlTestService;
 static NET_ID: NetId = NetId::new();
 
 /// What `ECHO` publishes and `BROADCAST` sends, on each transport.
-const EVENT: Kind = Kind::of(&raw::EVENT, &genl::EVENT);
+const EVENT: MessageType = MessageType::of(&raw::EVENT, &genl::EVENT);
 
 impl Service for NlTestService {
     type State = Counters;

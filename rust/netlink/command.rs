@@ -14,19 +14,19 @@ use kernel::prelude::*;
 /// One message, as it is identified on each transport: its `nlmsg_type` on
 /// the protocol unit, its command (`genlmsghdr.cmd`) in the family.
 #[derive(Clone, Copy)]
-pub(crate) struct Kind {
+pub(crate) struct MessageType {
     /// `nlmsg_type` on the service's protocol unit.
-    pub(crate) unit: u16,
+    pub(crate) nlmsg_type: u16,
     /// Command of the generic netlink family.
-    pub(crate) genl: u8,
+    pub(crate) cmd: u8,
 }
 
-impl Kind {
+impl MessageType {
     /// The numbers of one operation in the specs of both transports.
     pub(crate) const fn of(unit: &Operation<u16>, genl: &Operation<u8>) -> Self {
         Self {
-            unit: unit.value,
-            genl: genl.value,
+            nlmsg_type: unit.value,
+            cmd: genl.value,
         }
     }
 }
@@ -44,7 +44,7 @@ pub(crate) struct Command<S: Service + ?Sized> {
     /// Its name, in error messages.
     pub(crate) name: &'static str,
     /// The request's type on each transport; its reply has the same.
-    pub(crate) kind: Kind,
+    pub(crate) message_type: MessageType,
     /// The attributes it takes on the protocol unit; checked before `doit`
     /// is called.
     pub(crate) unit_policy: Policy,
@@ -53,7 +53,7 @@ pub(crate) struct Command<S: Service + ?Sized> {
     pub(crate) genl_policy: Policy,
     /// Whether the sender needs `CAP_NET_ADMIN` in the user namespace that
     /// owns the network namespace (`GENL_UNS_ADMIN_PERM` in the family).
-    pub(crate) admin: bool,
+    pub(crate) uns_admin_perm: bool,
     /// Serves a request whose attributes passed the policy.
     pub(crate) doit: fn(&S::State, &Request<'_>, &Attributes<'_>) -> Result,
     /// One round of a dump (`NLM_F_DUMP`), when the command has dumps.
@@ -77,27 +77,31 @@ impl<S: Service + ?Sized> Command<S> {
         assert!(genl.dumpit.is_some() == dumpit.is_some());
         Self {
             name: genl.name,
-            kind: Kind::of(unit, genl),
+            message_type: MessageType::of(unit, genl),
             unit_policy: Policy::new(unit.attr_max, do_request(unit)),
             genl_policy: Policy::new(genl.attr_max, do_request(genl)),
             // The netlink-raw spec format has no permission flags: the
             // family's spec speaks for both transports.
-            admin: genl.uns_admin_perm,
+            uns_admin_perm: genl.uns_admin_perm,
             doit,
             dumpit,
         }
     }
 }
 
-/// The command of `S` whose type on the unit is `kind`.
+/// The command of `S` whose `nlmsg_type` on the unit is `nlmsg_type`.
 #[inline]
-pub(super) fn by_unit_kind<S: Service>(kind: u16) -> Option<&'static Command<S>> {
-    S::COMMANDS.iter().find(|command| command.kind.unit == kind)
+pub(super) fn by_nlmsg_type<S: Service>(nlmsg_type: u16) -> Option<&'static Command<S>> {
+    S::COMMANDS
+        .iter()
+        .find(|command| command.message_type.nlmsg_type == nlmsg_type)
 }
 
 /// The command of `S` whose generic netlink command is `cmd`.
 pub(super) fn by_genl_cmd<S: Service>(cmd: u8) -> Option<&'static Command<S>> {
-    S::COMMANDS.iter().find(|command| command.kind.genl == cmd)
+    S::COMMANDS
+        .iter()
+        .find(|command| command.message_type.cmd == cmd)
 }
 
 /// Serves a request that came through the protocol unit: what the generic
@@ -113,11 +117,11 @@ pub(super) fn serve_unit_request<S: Service>(
 
 #[inline]
 fn unit_request<S: Service>(state: &S::State, request: &Request<'_>) -> Result<Served> {
-    let Some(command) = by_unit_kind::<S>(request.unit_kind()) else {
+    let Some(command) = by_nlmsg_type::<S>(request.nlmsg_type()) else {
         request.set_error_message(c"unknown command");
         return Err(crate::compat::code::eopnotsupp());
     };
-    if command.admin && !request.sender_is_net_admin() {
+    if command.uns_admin_perm && !request.sender_is_net_admin() {
         request.set_error_fmt(format_args!("{} needs CAP_NET_ADMIN", command.name));
         return Err(EPERM);
     }

@@ -2,7 +2,7 @@
 
 //! Dumps: multipart answers the netlink core pulls as the reader reads.
 
-use super::command::{by_unit_kind, Command};
+use super::command::{by_nlmsg_type, Command};
 use super::pernet::{state_of, Service};
 use super::skb::{MessageWriter, ReceivedSkb};
 use crate::bindings;
@@ -148,5 +148,5 @@ pub(super) unsafe extern "C" fn unit_dump_callback<S: Service>(
     // request's header.
     let kind = unsafe { (*(*cb).nlh).nlmsg_type };
     // SAFETY: called by the netlink core for a dump of the unit.
-    unsafe { dump_round::<S>(skb, cb, Framing::Unit { kind }, by_unit_kind::<S>(kind)) }
+    unsafe { dump_round::<S>(skb, cb, Framing::Unit { kind }, by_nlmsg_type::<S>(kind)) }
 }

@@ -318,8 +318,8 @@ impl<S: Service> Family<S> {
                 doit: Some(doit_callback::<S>),
                 policy: command.genl_policy.table().0.as_ptr(),
                 maxattr: command.genl_policy.max_attr().into(),
-                cmd: command.kind.genl,
-                flags: if command.admin {
+                cmd: command.message_type.cmd,
+                flags: if command.uns_admin_perm {
                     bindings::GENL_UNS_ADMIN_PERM as u8
                 } else {
                     0

@@ -26,7 +26,7 @@ mod skb;
 mod socket;
 
 pub(crate) use attr::Attributes;
-pub(crate) use command::{Command, Kind};
+pub(crate) use command::{Command, MessageType};
 pub(crate) use dump::DumpWriter;
 pub(crate) use genl::{Family, FamilyConfig, Group};
 pub(crate) use message::{Malformed, Message};

@@ -4,7 +4,7 @@
 //! acknowledgement, their replies and the events they publish.
 
 use super::attr::{Attr, Attributes, Policy};
-use super::command::Kind;
+use super::command::MessageType;
 use super::genl::GenlInfo;
 use super::message::HEADER_LEN;
 use super::replies::{Replies, Sent};
@@ -47,7 +47,7 @@ pub(crate) struct Request<'a> {
 impl<'a> Request<'a> {
     /// `nlmsg_type` (on the protocol unit: the command).
     #[inline]
-    pub(super) fn unit_kind(&self) -> u16 {
+    pub(super) fn nlmsg_type(&self) -> u16 {
         // SAFETY: `header` is valid by the type invariant.
         unsafe { (*self.header).nlmsg_type }
     }
@@ -199,10 +199,16 @@ impl<'a> Request<'a> {
     /// which attributes of `payload_len` bytes in all can be added. Its
     /// sequence number is 0, as for every notification: it answers no
     /// request of the socket that receives it.
-    pub(crate) fn new_notification(&self, kind: Kind, payload_len: usize) -> Result<OutMessage> {
+    pub(crate) fn new_notification(
+        &self,
+        message_type: MessageType,
+        payload_len: usize,
+    ) -> Result<OutMessage> {
         match self.transport {
-            Transport::Unit { .. } => OutMessage::with_attributes(kind.unit, 0, 0, payload_len),
-            Transport::Generic { info, .. } => info.new_message(kind.genl, 0, payload_len),
+            Transport::Unit { .. } => {
+                OutMessage::with_attributes(message_type.nlmsg_type, 0, 0, payload_len)
+            }
+            Transport::Generic { info, .. } => info.new_message(message_type.cmd, 0, payload_len),
         }
     }
 
@@ -211,7 +217,7 @@ impl<'a> Request<'a> {
     pub(crate) fn new_reply(&self, payload_len: usize) -> Result<OutMessage> {
         match self.transport {
             Transport::Unit { .. } => {
-                OutMessage::with_attributes(self.unit_kind(), 0, self.seq(), payload_len)
+                OutMessage::with_attributes(self.nlmsg_type(), 0, self.seq(), payload_len)
             }
             Transport::Generic { info, .. } => {
                 info.new_message(info.cmd(), self.seq(), payload_len)
@@ -235,7 +241,7 @@ impl<'a> Request<'a> {
     ) -> Result {
         match self.transport {
             Transport::Unit { replies } => {
-                replies.build(self.unit_kind(), self.seq(), attributes_len, counted, fill)
+                replies.build(self.nlmsg_type(), self.seq(), attributes_len, counted, fill)
             }
             Transport::Generic { info, on_sent } => {
                 let mut message = info.new_message(info.cmd(), self.seq(), attributes_len)?;
