@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Safe netlink for the module: a service with a kernel socket in every
-//! network namespace (released on drop) and, beside it, a generic netlink
-//! family; commands declared as data (policies, permissions) that both
-//! transports serve; the socket buffers it receives and sends, requests with
-//! their attributes and extended acks, and dumps.
+//! Safe netlink for the module, in two parts with arrows in one direction:
+//!
+//! - the primitives, which know nothing of any service: attributes and
+//!   policies (`attr`), message framing (`message`), socket buffers received
+//!   and built (`skb`), kernel sockets of a protocol unit (`socket`), and the
+//!   request information of generic netlink (`genl`);
+//! - the service framework on top ([`service`]): commands declared as data
+//!   from the YNL specs, requests and replies, dumps, per-namespace
+//!   registration, and one command table served on both transports.
 //!
 //! All raw FFI of the module lives in this layer (and, on 6.12 only, in the
 //! module parameters of `compat.rs`); the logic above it is safe Rust.
@@ -15,24 +19,18 @@
 //! [`include/net/net_namespace.h`](srctree/include/net/net_namespace.h).
 
 mod attr;
-mod command;
-mod dump;
 mod genl;
 mod message;
-mod pernet;
-mod replies;
-mod request;
+mod service;
 mod skb;
 mod socket;
 
 pub(crate) use attr::Attributes;
-pub(crate) use command::{Command, MessageType};
-pub(crate) use dump::DumpWriter;
-pub(crate) use genl::{Family, FamilyConfig, Group};
 pub(crate) use message::{Malformed, Message};
-pub(crate) use pernet::{NetId, Registration, Service};
-pub(crate) use replies::{Replies, Sent};
-pub(crate) use request::Request;
+pub(crate) use service::{
+    Command, DumpWriter, Family, FamilyConfig, Group, MessageType, NetId, Registration, Replies,
+    Request, Sent, Service,
+};
 pub(crate) use skb::{attribute_size, MessageWriter, OutMessage};
 pub(crate) use socket::SocketConfig;
 

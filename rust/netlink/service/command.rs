@@ -4,10 +4,10 @@
 //! transports: the service's own protocol unit (its input loop) and its
 //! generic netlink family (doit and dumpit operations).
 
-use super::attr::{Attributes, Policy};
 use super::dump::DumpWriter;
 use super::pernet::Service;
 use super::request::{Request, Served};
+use crate::netlink::attr::{Attributes, Policy};
 use crate::protocol::ynl::{AttrSpec, Operation};
 use kernel::prelude::*;
 

@@ -4,8 +4,8 @@
 
 use super::command::{by_nlmsg_type, Command};
 use super::pernet::{state_of, Service};
-use super::skb::{MessageWriter, ReceivedSkb};
 use crate::bindings;
+use crate::netlink::skb::{MessageWriter, ReceivedSkb};
 use core::marker::PhantomData;
 use kernel::{ffi, prelude::*};
 

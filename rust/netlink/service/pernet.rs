@@ -4,11 +4,11 @@
 //! state per namespace that its generic netlink family shares.
 
 use super::command::Command;
-use super::message::{Malformed, Message};
 use super::replies::{Replies, Sent};
-use super::socket::{KernelSocket, SocketConfig};
 use crate::bindings;
 use crate::compat::Zeroable;
+use crate::netlink::message::{Malformed, Message};
+use crate::netlink::socket::{KernelSocket, SocketConfig};
 use core::{
     cell::UnsafeCell,
     marker::PhantomData,
@@ -143,10 +143,12 @@ pub(super) unsafe fn state_of_net<'a, S: Service>(net: *mut bindings::net) -> &'
 /// Only the kernel may call it, for the registration of `S`.
 unsafe extern "C" fn net_init<S: Service>(net: *mut bindings::net) -> ffi::c_int {
     // SAFETY: the kernel calls `init` with a namespace being set up, whose
-    // `PerNet` storage is allocated.
+    // `PerNet` storage is allocated. The unit's callbacks find the state of
+    // `S` in the namespace of the socket, which is this one: set up for `S`
+    // until `net_exit` releases the socket.
     unsafe {
         let per_net = bindings::net_generic(net, S::net_id().get()).cast::<PerNet<S>>();
-        match KernelSocket::new::<S>(net, S::socket_config()) {
+        match KernelSocket::new(net, S::socket_config(), super::unit::callbacks::<S>()) {
             Ok(socket) => {
                 core::ptr::addr_of_mut!((*per_net).socket).write(Some(socket));
                 0

@@ -9,10 +9,10 @@
 //! do, in order. A datagram of one message gets one reply datagram of
 //! exactly its size, as before.
 
-use super::message::{align, HEADER_LEN};
-use super::skb::{MessageWriter, OutBuffer, OutMessage};
-use super::socket::Socket;
 use crate::bindings;
+use crate::netlink::message::{align, HEADER_LEN};
+use crate::netlink::skb::{MessageWriter, OutBuffer, OutMessage};
+use crate::netlink::socket::Socket;
 use core::cell::Cell;
 use kernel::prelude::*;
 

@@ -3,15 +3,15 @@
 //! Typed requests, from either transport, with their extended
 //! acknowledgement, their replies and the events they publish.
 
-use super::attr::{Attr, Attributes, Policy};
 use super::command::MessageType;
-use super::genl::GenlInfo;
-use super::message::HEADER_LEN;
 use super::replies::{Replies, Sent};
-use super::skb::{MessageWriter, OutMessage, ReceivedSkb};
-use super::to_result;
 use crate::bindings;
 use crate::compat::CStrExt;
+use crate::netlink::attr::{Attr, Attributes, Policy};
+use crate::netlink::genl::GenlInfo;
+use crate::netlink::message::HEADER_LEN;
+use crate::netlink::skb::{MessageWriter, OutMessage, ReceivedSkb};
+use crate::netlink::to_result;
 use core::{ffi::CStr, fmt::Write};
 use kernel::{ffi, prelude::*};
 
