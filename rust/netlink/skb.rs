@@ -208,13 +208,9 @@ impl OutBuffer {
         fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
     ) -> Result {
         let header = self.put(kind, flags, seq, 0)?;
-        // INVARIANT: `header` is the buffer's last message, and the writer
+        // SAFETY: `header` is the buffer's last message, and the writer
         // borrows the buffer.
-        let mut writer = MessageWriter {
-            skb: self.skb.as_ptr(),
-            header: header.as_ptr(),
-            _message: PhantomData,
-        };
+        let mut writer = unsafe { MessageWriter::new(self.skb.as_ptr(), header.as_ptr()) };
         fill(&mut writer).inspect_err(|_| {
             // SAFETY: `header` is the last message of the skb, which is ours.
             unsafe { bindings::nlmsg_cancel(self.skb.as_ptr(), header.as_ptr()) }
@@ -318,11 +314,9 @@ impl OutMessage {
     /// The message, to append attributes to.
     #[inline]
     pub(crate) fn writer(&mut self) -> MessageWriter<'_> {
-        MessageWriter {
-            skb: self.buffer.skb.as_ptr(),
-            header: self.header.as_ptr(),
-            _message: PhantomData,
-        }
+        // SAFETY: the message is the buffer's one (type invariant), which the
+        // writer borrows mutably.
+        unsafe { MessageWriter::new(self.buffer.skb.as_ptr(), self.header.as_ptr()) }
     }
 
     /// Gives up ownership of the skb to a function that consumes it.
@@ -352,12 +346,28 @@ pub(crate) const fn attribute_size(payload_len: usize) -> usize {
 /// `header` is the last message of `skb`, and both stay valid and exclusively
 /// borrowed for `'a`.
 pub(crate) struct MessageWriter<'a> {
-    pub(super) skb: *mut bindings::sk_buff,
-    pub(super) header: *mut bindings::nlmsghdr,
-    pub(super) _message: PhantomData<&'a mut ()>,
+    skb: *mut bindings::sk_buff,
+    header: *mut bindings::nlmsghdr,
+    _message: PhantomData<&'a mut ()>,
 }
 
 impl MessageWriter<'_> {
+    /// A writer of the attributes of message `header`, in `skb`.
+    ///
+    /// # Safety
+    ///
+    /// `header` must be the last message of `skb`, and both valid and
+    /// borrowed by nothing else while the writer lives.
+    #[inline]
+    pub(crate) unsafe fn new(skb: *mut bindings::sk_buff, header: *mut bindings::nlmsghdr) -> Self {
+        // INVARIANT: the caller guarantees it.
+        Self {
+            skb,
+            header,
+            _message: PhantomData,
+        }
+    }
+
     /// Appends attribute `attr` with payload `data`; fails with `EMSGSIZE`
     /// when the buffer is full.
     #[inline]

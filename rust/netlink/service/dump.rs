@@ -81,11 +81,9 @@ impl DumpWriter<'_> {
         if header.is_null() {
             return false;
         }
-        let mut writer = MessageWriter {
-            skb: self.skb,
-            header,
-            _message: PhantomData,
-        };
+        // SAFETY: `header` is the last message of the round's skb, which the
+        // writer borrows through `self`.
+        let mut writer = unsafe { MessageWriter::new(self.skb, header) };
         if fill(&mut writer).is_err() {
             // SAFETY: `header` is the last message of the skb.
             unsafe { bindings::nlmsg_cancel(self.skb, header) };

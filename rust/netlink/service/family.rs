@@ -85,16 +85,13 @@ unsafe extern "C" fn doit_callback<S: Service>(
     // SAFETY: the namespace is set up for the service (see above).
     let state = unsafe { state_of_net::<S>(info.net()) };
     let count_sent = |sent| S::sent(state, sent);
-    // INVARIANT: `nlhdr` is the request the core checked, `extack` its ack.
-    let request = Request {
-        transport: Transport::Generic {
-            info,
-            on_sent: &count_sent,
-        },
-        skb,
-        header: info.raw().nlhdr,
-        extack: info.raw().extack,
+    let transport = Transport::Generic {
+        info,
+        on_sent: &count_sent,
     };
+    // SAFETY: `nlhdr` is the request the core checked, `extack` its ack,
+    // both valid until the doit returns.
+    let request = unsafe { Request::new(transport, skb, info.raw().nlhdr, info.raw().extack) };
     S::requested(state);
     match (command.doit)(state, &request, &attributes) {
         Ok(()) => 0,

@@ -38,13 +38,38 @@ pub(super) enum Transport<'a> {
 /// `extack` to the extended ack sent with the answer; both are valid for
 /// `'a`.
 pub(crate) struct Request<'a> {
-    pub(super) transport: Transport<'a>,
-    pub(super) skb: &'a ReceivedSkb,
-    pub(super) header: *const bindings::nlmsghdr,
-    pub(super) extack: *mut bindings::netlink_ext_ack,
+    transport: Transport<'a>,
+    skb: &'a ReceivedSkb,
+    header: *const bindings::nlmsghdr,
+    extack: *mut bindings::netlink_ext_ack,
 }
 
 impl<'a> Request<'a> {
+    /// The request whose message `header` is in `skb`, to be answered on
+    /// `transport` with `extack`.
+    ///
+    /// # Safety
+    ///
+    /// `header` must point to a message of `skb` whose `nlmsg_len` the input
+    /// loop or the generic netlink core checked, and `extack` to the extended
+    /// ack sent with the answer, used by nothing else meanwhile; both valid
+    /// for `'a`.
+    #[inline]
+    pub(super) unsafe fn new(
+        transport: Transport<'a>,
+        skb: &'a ReceivedSkb,
+        header: *const bindings::nlmsghdr,
+        extack: *mut bindings::netlink_ext_ack,
+    ) -> Self {
+        // INVARIANT: the caller guarantees it.
+        Self {
+            transport,
+            skb,
+            header,
+            extack,
+        }
+    }
+
     /// `nlmsg_type` (on the protocol unit: the command).
     #[inline]
     pub(super) fn nlmsg_type(&self) -> u16 {

@@ -85,14 +85,16 @@ fn serve_message<S: Service>(
         return;
     }
     let extack = fresh_extack(extack);
-    // INVARIANT: `netlink_rcv_skb` would pass this header: its length was
+    // SAFETY: `netlink_rcv_skb` would pass this header: its length was
     // checked, and it lies in the skb, which outlives the request; `extack`
-    // outlives it too.
-    let request = Request {
-        transport: Transport::Unit { replies },
-        skb: received,
-        header: message.header_ptr(),
-        extack,
+    // outlives it too and is the request's alone.
+    let request = unsafe {
+        Request::new(
+            Transport::Unit { replies },
+            received,
+            message.header_ptr(),
+            extack,
+        )
     };
     let error = match serve_unit_request::<S>(state, &request) {
         Ok(Served::Done) => 0,
