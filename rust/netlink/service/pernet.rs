@@ -22,7 +22,8 @@ use kernel::{ffi, prelude::*};
 pub(crate) trait Service: 'static {
     /// What the service keeps per network namespace. The kernel allocates it
     /// zero-filled and frees it without dropping it: all-zero must be a valid
-    /// value and dropping must not matter (atomic counters, for instance).
+    /// value, and a state with a destructor fails the build
+    /// ([`Registration::new`]).
     type State: Zeroable + Sync;
 
     /// The typed commands, served on the protocol unit and, when the service
@@ -203,7 +204,16 @@ impl<S: Service> Registration<S> {
         Self::register(net_id).inspect_err(|_| net_id.claimed.store(false, Ordering::Release))
     }
 
+    /// Fails the build for a `State` with a destructor: the kernel frees the
+    /// per-namespace storage without running it.
+    const STATE_NEEDS_NO_DROP: () = assert!(
+        !core::mem::needs_drop::<S::State>(),
+        "a Service::State with a destructor would never be dropped"
+    );
+
     fn register(net_id: &'static NetId) -> Result<Self> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::STATE_NEEDS_NO_DROP;
         let ops = KBox::new(
             bindings::pernet_operations {
                 init: Some(net_init::<S>),
