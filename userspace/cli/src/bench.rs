@@ -21,6 +21,8 @@ pub struct Options {
     pub batch: u32,
     pub rounds: u32,
     pub json: bool,
+    /// Also write the JSON results here (the tables still print).
+    pub json_file: Option<PathBuf>,
     /// No run one message at a time: its figures are left out.
     pub batched_only: bool,
     pub timeout: Duration,
@@ -111,21 +113,41 @@ pub fn run(options: Options) -> Result<(), Error> {
             }
         }
     }
-    if options.json {
-        let cases: Vec<Value> = cases.iter().map(case_json).collect();
-        println!(
-            "{}",
-            json!({
-                "unit": options.unit,
-                "baseline_unit": options.baseline_unit,
-                "rounds": options.rounds,
-                "cases": cases,
-            })
-        );
-    } else {
+    if options.json || options.json_file.is_some() {
+        let results = json!({
+            "kernel_release": kernel_release(),
+            "unit": options.unit,
+            "baseline_unit": options.baseline_unit,
+            "rounds": options.rounds,
+            "cases": cases.iter().map(case_json).collect::<Vec<Value>>(),
+        });
+        if options.json {
+            println!("{results}");
+        }
+        if let Some(path) = &options.json_file {
+            std::fs::write(path, format!("{results}\n")).map_err(|source| Error::Io {
+                context: "cannot write the --json-file",
+                source,
+            })?;
+        }
+    }
+    if !options.json {
         print_tables(&options, &cases);
     }
     Ok(())
+}
+
+/// The running kernel's release (`uname -r`), which the figures belong to.
+fn kernel_release() -> Option<String> {
+    // SAFETY: `utsname` is plain data for which all-zero is valid.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is valid for writes.
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return None;
+    }
+    // SAFETY: uname NUL-terminates each field within its array.
+    let release = unsafe { std::ffi::CStr::from_ptr(name.release.as_ptr()) };
+    Some(release.to_string_lossy().into_owned())
 }
 
 /// Runs the reference client (`--unit --size --count --batch --json`) and
@@ -211,6 +233,12 @@ fn summary_json(results: &[CaseResult]) -> Value {
         json!({
             "echoes": median(results, |r| pick(r).echoes as f64),
             "echoes_per_second": median(results, |r| pick(r).echoes_per_second()),
+            // Every round's figure, in the order the rounds ran: the spread
+            // a chart shows around the median.
+            "echoes_per_second_rounds": results
+                .iter()
+                .map(|r| pick(r).echoes_per_second())
+                .collect::<Vec<f64>>(),
             "syscalls_per_echo": median(results, |r| pick(r).syscalls_per_echo()),
             "user_us_per_echo": median(results, |r| pick(r).user_us_per_echo()),
             "system_us_per_echo": median(results, |r| pick(r).system_us_per_echo()),

@@ -123,6 +123,10 @@ enum Command {
         /// Print JSON instead of tables
         #[arg(long)]
         json: bool,
+        /// Also write the results as JSON to PATH (what `nltest-chart`
+        /// draws), while the tables print as usual
+        #[arg(long, value_name = "PATH")]
+        json_file: Option<std::path::PathBuf>,
         /// Only the batched runs: no warm-up, no run one message at a time
         /// (to profile the batched path alone)
         #[arg(long, conflicts_with = "baseline_unit")]
@@ -299,6 +303,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             rounds,
             reference_client,
             json,
+            json_file,
             batched_only,
         } => {
             unit_only("bench (measure the family with --protocols genl)")?;
@@ -319,6 +324,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 batch,
                 rounds: rounds.max(1),
                 json,
+                json_file,
                 batched_only,
                 timeout,
             })
