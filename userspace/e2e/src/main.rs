@@ -2,6 +2,7 @@
 //! module loaded (see qemu/run). Prints one line per test and closes with
 //! `N passed, N failed`; exits with 0 only when every test passed.
 
+mod capture;
 mod guest;
 mod service_tests;
 mod stress_tests;
