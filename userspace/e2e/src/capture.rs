@@ -36,7 +36,7 @@ pub const NLM_F_REQUEST: u16 = 0x1;
 pub type Attributes = Vec<(u16, Vec<u8>)>;
 
 /// One netlink message as the kernel saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     pub kind: u16,
     pub flags: u16,
@@ -44,6 +44,19 @@ pub struct Message {
     pub pid: u32,
     /// What follows the netlink header.
     pub payload: Vec<u8>,
+}
+
+/// The payload as text, for failure messages: the tests' payloads are text.
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("kind", &self.kind)
+            .field("flags", &self.flags)
+            .field("seq", &self.seq)
+            .field("pid", &self.pid)
+            .field("payload", &String::from_utf8_lossy(&self.payload))
+            .finish()
+    }
 }
 
 impl Message {
