@@ -4,7 +4,7 @@
 //!
 //! The kernel copies to `nlmon` devices the messages of its own protocols
 //! only (`netlink_filter_tap`: rtnetlink, `NETLINK_USERSOCK`, sock_diag,
-//! generic netlink and a few more), so the module's generic netlink family
+//! NFLOG, xfrm, FIB lookup, netfilter and generic netlink), so the module's generic netlink family
 //! is in a capture and its raw unit 17 is not.
 
 use crate::guest::{self, wait_with_limit};
