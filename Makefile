@@ -2,7 +2,8 @@
 #
 #   make            build rust/nltest.ko against KDIR, or for KERNEL's test
 #                   kernel (built and cached first) into build/linux-KERNEL/
-#   make run        boot the test kernel in QEMU and show the module at work
+#   make run        boot the test kernel in QEMU and show the module at work;
+#                   CAPTURE=FILE.pcap records its netlink messages (tshark -r)
 #   make test       lints, host unit tests, then the end-to-end suite in QEMU
 #                   on every supported kernel (7.3, 6.12)
 #   make test-debug the suite with stress, fuzzing and fault injection on the

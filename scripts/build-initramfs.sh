@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes the guest's initramfs (a cpio archive): static busybox, the guest
-# init, the module, the userspace programs, the command to run and any file
+# init and capture-netlink, the module, the userspace programs, the command to run and any file
 # added with --add.
 #
 # usage: scripts/build-initramfs.sh OUTPUT MODULE COMMAND_FILE BIN_DIR [ADDED_FILE]...
@@ -13,7 +13,7 @@ shift 4
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,host,root,etc,modules,added}
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,host,out,root,etc,modules,added}
 chmod 755 "$root"   # mktemp made it 0700: the guest's / must be open to every user
 ln -s host/usr "$root/usr"
 ln -s host/usr/lib "$root/lib"
@@ -27,6 +27,7 @@ done
 cp "$bin_dir"/* "$root/bin/"
 
 install -m 755 "$here/../qemu/init" "$root/init"
+install -m 755 "$here/../qemu/capture-netlink" "$root/bin/capture-netlink"
 cp "$module" "$root/modules/nltest.ko"
 cp "$command_file" "$root/command"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"

@@ -14,6 +14,7 @@ packages=(
     xz-utils python3
     qemu-system-x86 busybox-static                  # the guest and its userland
     iproute2 strace                                 # host programs shared into the guest
+    tcpdump tshark                                  # netlink captures (qemu/run --capture) and their decoding
     python3-yaml python3-jsonschema                 # the kernel's YNL tooling (tools/net/ynl)
     python3-pyroute2 libnl-3-dev libnl-genl-3-dev   # clients of other libraries, in the suite
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: lints, host unit tests, then on each test kernel
 # (every supported one, or KERNEL) the module's and the C reference's
-# warning-free builds and the end-to-end suite inside the guest, with a
-# closing line per kernel. Ends with the total `N passed, N failed` and
+# warning-free builds, the end-to-end suite inside the guest and a netlink
+# capture decoded on the host (scripts/check-capture.sh), with a closing line
+# per kernel. Ends with the total `N passed, N failed` and
 # exits 0 only when everything passed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +56,12 @@ for kernel in "${kernels[@]}"; do
         done <<<"$summaries"
         if [ "$(grep -c . <<<"$summaries")" -ne 2 ]; then
             echo "error: linux $release: an end-to-end suite did not finish (see above)" >&2
+            kernel_failed=$((kernel_failed + 1))
+        fi
+        echo ">> linux $release: qemu/run --capture, decoded on the host by tshark" >&2
+        if KDIR=$kdir scripts/check-capture.sh "$kernel"; then
+            kernel_passed=$((kernel_passed + 1))
+        else
             kernel_failed=$((kernel_failed + 1))
         fi
         kernel=$release

@@ -2,6 +2,7 @@
 //! module loaded (see qemu/run). Prints one line per test and closes with
 //! `N passed, N failed`; exits with 0 only when every test passed.
 
+mod capture;
 mod dump_tests;
 mod fail_nth_tests;
 mod guest;
