@@ -172,7 +172,8 @@ pub(crate) fn encode_inner<I: NetlinkSerializable>(
     message.serialize(&mut datagram[start..start + message.buffer_len()]);
 }
 
-pub(crate) const fn align(len: usize) -> usize {
+/// `len` rounded up to the netlink alignment (`NLMSG_ALIGN`, `NLA_ALIGN`).
+pub const fn align(len: usize) -> usize {
     let to = NLMSG_ALIGNTO as usize;
     (len + to - 1) & !(to - 1)
 }

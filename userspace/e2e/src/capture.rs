@@ -9,6 +9,7 @@
 
 use crate::guest::{self, wait_with_limit};
 use anyhow::{bail, ensure, Context, Result};
+use nltest_client::message::align;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,10 +91,6 @@ impl Message {
 pub struct Datagram {
     pub protocol: u16,
     pub messages: Vec<Message>,
-}
-
-const fn align(len: usize) -> usize {
-    (len + 3) & !3
 }
 
 /// Netlink attributes, as (type without the nested and byte order bits, value).

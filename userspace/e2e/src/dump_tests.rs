@@ -10,23 +10,14 @@ use anyhow::{bail, ensure, Context, Result};
 use nltest_client::{protocol::*, Error, Reply, Request, Transport};
 use std::time::{Duration, Instant};
 
-macro_rules! on_both_transports {
-    ($($name:literal => $test:ident,)*) => {
-        pub const ALL: &[Test] = &[
-            $(
-                ($name, || $test(Transport::Unit(crate::unit()))),
-                (concat!("genl_", $name), || $test(Transport::Genl)),
-            )*
-        ];
-    };
-}
-
-on_both_transports! {
+/// Each test on the module's protocol unit and again through its generic
+/// netlink family (named `genl_...`).
+pub const ALL: &[Test] = on_both_transports! {
     "dump_socket_closed_midway_leaks_nothing" => socket_closed_midway,
     "second_dump_while_one_runs_is_ebusy" => second_dump_is_ebusy,
     "dump_into_a_full_receive_queue" => full_receive_queue,
     "rmmod_waits_for_an_open_dump" => rmmod_waits_for_an_open_dump,
-}
+};
 
 /// Parts of a whole `get-stats` dump: every counter, listeners per group.
 const PARTS: usize = Counter::ALL.len() - 1 + GROUP_COUNT as usize;

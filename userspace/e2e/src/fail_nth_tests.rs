@@ -164,12 +164,18 @@ fn exchange(path: Path, socket: &mut EchoSocket, round: u32) -> Result<(), Error
     }
 }
 
+impl Path {
+    /// The transport the path's requests take.
+    fn transport(self) -> Transport {
+        match self {
+            Path::Typed(transport, _) => transport,
+            Path::RawEcho | Path::RawBatch => unit(),
+        }
+    }
+}
+
 fn connect(path: Path) -> Result<EchoSocket> {
-    let transport = match path {
-        Path::Typed(transport, _) => transport,
-        _ => unit(),
-    };
-    Ok(transport.connect()?)
+    Ok(path.transport().connect()?)
 }
 
 /// Fails each allocation of `path`'s exchange once, in order; prints how
@@ -182,11 +188,7 @@ fn each_allocation(path: Path) -> Result<()> {
         guest::load(&["dump_batch=4"])?;
     }
     // Someone listens, so that events and broadcasts are built and sent.
-    let listen_on = match path {
-        Path::Typed(transport, _) => transport,
-        _ => unit(),
-    };
-    let mut listener = listen_on.listen(ECHO_GROUP)?;
+    let mut listener = path.transport().listen(ECHO_GROUP)?;
     listener.set_nonblocking(true)?;
     let mut socket = connect(path)?;
     socket.set_timeout(Duration::from_millis(300))?;

@@ -2,6 +2,19 @@
 //! module loaded (see qemu/run). Prints one line per test and closes with
 //! `N passed, N failed`; exits with 0 only when every test passed.
 
+/// The tests `test(transport)` listed, each on the module's protocol unit (as
+/// NAME) and through its generic netlink family (as `genl_NAME`).
+macro_rules! on_both_transports {
+    ($($name:literal => $test:ident,)*) => {
+        &[
+            $(
+                ($name, || $test(nltest_client::Transport::Unit(crate::unit()))),
+                (concat!("genl_", $name), || $test(nltest_client::Transport::Genl)),
+            )*
+        ]
+    };
+}
+
 mod capture;
 mod dump_tests;
 mod fail_nth_tests;
@@ -96,6 +109,7 @@ fn main() -> ExitCode {
     let selected = tests::ALL
         .iter()
         .chain(service_tests::ALL)
+        .chain(service_tests::SINGLE)
         .chain(dump_tests::ALL)
         .chain(if stress { stress_tests::STRESS } else { &[] })
         .chain(if faults { stress_tests::FAULTS } else { &[] })

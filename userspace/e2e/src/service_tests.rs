@@ -18,43 +18,36 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+/// The typed service's tests that run once, not on each transport.
+pub const SINGLE: &[Test] = &[
+    (
+        "control_messages_are_never_echoed",
+        control_messages_are_never_echoed,
+    ),
+    (
+        "answers_to_one_datagram_come_in_order",
+        answers_to_one_datagram_come_in_order,
+    ),
+    ("genl_ctrl_shows_the_family", genl_ctrl_shows_the_family),
+    (
+        "genl_controller_shows_what_the_spec_says",
+        genl_controller_shows_what_the_spec_says,
+    ),
+    ("genl_pyroute2_client", genl_pyroute2_client),
+    ("genl_libnl_client", genl_libnl_client),
+    (
+        "genl_family_declares_ops_policies_and_permissions",
+        genl_family_declares_ops_policies_and_permissions,
+    ),
+    (
+        "genl_rmmod_with_listeners_attached",
+        genl_rmmod_with_listeners_attached,
+    ),
+];
+
 /// Each test of the typed service, on the module's protocol unit and again
 /// through its generic netlink family (named `genl_...`).
-macro_rules! on_both_transports {
-    ($($name:literal => $test:ident,)*) => {
-        pub const ALL: &[Test] = &[
-            $(
-                ($name, || $test(Transport::Unit(crate::unit()))),
-                (concat!("genl_", $name), || $test(Transport::Genl)),
-            )*
-            (
-                "control_messages_are_never_echoed",
-                control_messages_are_never_echoed,
-            ),
-            (
-                "answers_to_one_datagram_come_in_order",
-                answers_to_one_datagram_come_in_order,
-            ),
-            ("genl_ctrl_shows_the_family", genl_ctrl_shows_the_family),
-            (
-                "genl_controller_shows_what_the_spec_says",
-                genl_controller_shows_what_the_spec_says,
-            ),
-            ("genl_pyroute2_client", genl_pyroute2_client),
-            ("genl_libnl_client", genl_libnl_client),
-            (
-                "genl_family_declares_ops_policies_and_permissions",
-                genl_family_declares_ops_policies_and_permissions,
-            ),
-            (
-                "genl_rmmod_with_listeners_attached",
-                genl_rmmod_with_listeners_attached,
-            ),
-        ];
-    };
-}
-
-on_both_transports! {
+pub const ALL: &[Test] = on_both_transports! {
     "typed_echo_replies_then_acks" => typed_echo_replies_then_acks,
     "typed_echo_publishes_an_event" => typed_echo_publishes_an_event,
     "sender_gets_its_event_only_with_nlm_f_echo" => sender_gets_its_event_only_with_nlm_f_echo,
@@ -76,7 +69,7 @@ on_both_transports! {
     "namespace_churn_while_clients_run" => namespace_churn_while_clients_run,
     "rmmod_with_namespaces_alive" => rmmod_with_namespaces_alive,
     "kernel_ynl_client_drives_every_operation" => kernel_ynl_client_drives_every_operation,
-}
+};
 
 const LIMIT: Duration = Duration::from_secs(20);
 /// For an interpreter started from the host's file system: python3 imports
