@@ -8,7 +8,9 @@
 #                   on every supported kernel (7.3, 6.12)
 #   make test-debug the suite with stress, fuzzing and fault injection on the
 #                   debug kernel (KASAN, kmemleak, lockdep)
-#   make fuzz       a longer fuzzing campaign on the debug kernel
+#   make coverage   the debug suite and fuzzing under KCOV: the share of
+#                   the module's coverage points reached, by file and function
+#   make fuzz       a coverage-guided fuzzing campaign on the debug kernel
 #   make bench      the Rust module against the C reference module, in QEMU
 #   make profile    instructions per echo by kernel function, both modules
 #   make rust-analyzer   write rust-project.json for editors
@@ -19,7 +21,7 @@
 # Kbuild (not this file) describes the module: `make -C $KDIR M=$PWD LLVM=1`
 # builds it against any Rust-enabled 6.12 or 7.3 tree.
 
-.PHONY: module run test test-debug fuzz bench profile kernel toolchain userspace rust-analyzer fmt clean help
+.PHONY: module run test test-debug coverage fuzz bench profile kernel toolchain userspace rust-analyzer fmt clean help
 
 # The default kernel, as scripts/kernels.sh defines it.
 default_kernel = $(shell bash -c 'source scripts/kernels.sh && echo $$default_kernel')
@@ -41,9 +43,14 @@ test:
 test-debug:
 	scripts/test-debug.sh
 
-# A longer campaign: make fuzz SEED=7 ITERATIONS=200000
+# Datagrams of each of its fuzzing campaigns: make coverage COVERAGE_DATAGRAMS=50000
+COVERAGE_DATAGRAMS ?= 20000
+coverage:
+	scripts/coverage.sh $(COVERAGE_DATAGRAMS)
+
+# Another campaign: make fuzz SEED=7 ITERATIONS=200000
 SEED ?= 1
-ITERATIONS ?= 100000
+ITERATIONS ?= 1000000
 fuzz:
 	scripts/fuzz.sh $(SEED) $(ITERATIONS)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes the guest's initramfs (a cpio archive): static busybox, the guest
-# init and capture-netlink, the module, the userspace programs, the command to run and any file
+# init, capture-netlink and leak-check, the module, the userspace programs, the command to run and any file
 # added with --add.
 #
 # usage: scripts/build-initramfs.sh OUTPUT MODULE COMMAND_FILE BIN_DIR [ADDED_FILE]...
@@ -28,6 +28,7 @@ cp "$bin_dir"/* "$root/bin/"
 
 install -m 755 "$here/../qemu/init" "$root/init"
 install -m 755 "$here/../qemu/capture-netlink" "$root/bin/capture-netlink"
+install -m 755 "$here/../qemu/leak-check" "$root/bin/leak-check"
 cp "$module" "$root/modules/nltest.ko"
 cp "$command_file" "$root/command"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"

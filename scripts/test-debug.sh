@@ -2,8 +2,10 @@
 # The suite on the debug kernel of KERNEL (default 7.3: KASAN, kmemleak,
 # lockdep, atomic-sleep checks, SLUB debugging, Rust overflow checks, fault
 # injection): every in-guest test plus stress, fuzzing and allocation
-# failures; then the console must hold no kernel report. Closes with
-# `N passed, N failed`.
+# failures; then the console must hold no kernel report. The suite's
+# coverage of the module (KCOV) goes to build/coverage/ and its figure is
+# printed (scripts/coverage.sh adds the fuzzing campaigns and the report).
+# Closes with `N passed, N failed`.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,8 +22,10 @@ trap 'rm -f "$guest_log"' EXIT
 # KASAN and SLUB debugging make everything slower (the 7.3 debug kernel's
 # suite took 22 min with 10,000 echoes per stress client): fewer stress
 # echoes than on the test kernel, more memory and time.
+coverage=$top/build/coverage
+rm -rf "$coverage"   # points of another build must not mix with this one's
 NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel "$kernel" --memory 2G --timeout 2400 \
-    --add qemu/debug-checks.sh -- \
+    --out "$coverage" --add qemu/debug-checks.sh -- \
     env NLTEST_STRESS_ECHOES="${NLTEST_STRESS_ECHOES:-3000}" sh /added/debug-checks.sh \
     | tee "$guest_log" || true
 
@@ -42,6 +46,9 @@ if scripts/check-console.sh "$console"; then
     passed=$((passed + 1))
 else
     failed=$((failed + 1))
+fi
+if [ -s "$coverage/e2e.points" ]; then
+    scripts/coverage-report.py "$top/build/linux-$kernel/rust/nltest.ko" "$coverage" || true
 fi
 echo "linux $release (debug): $passed passed, $failed failed"
 echo "$passed passed, $failed failed"

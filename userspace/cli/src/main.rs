@@ -76,6 +76,10 @@ enum Command {
     },
     /// Fuzz the module: send seeded, structure-aware random datagrams
     /// (valid, nearly valid and garbage) and check it keeps answering
+    ///
+    /// On the debug kernel (KCOV) the campaign measures the module's
+    /// coverage; --guided keeps the datagrams that reach new code and
+    /// mutates them, as coverage-guided fuzzers do.
     Fuzz {
         /// Seed of the campaign: the same seed sends the same datagrams
         #[arg(long, default_value_t = 1)]
@@ -86,6 +90,28 @@ enum Command {
         /// Check the module with a raw and a typed echo every N datagrams
         #[arg(long, default_value_t = 500)]
         check_every: u64,
+        /// Send each datagram to the protocol unit or the generic netlink
+        /// family, at random (instead of one of them, as --genl picks)
+        #[arg(long, conflicts_with = "genl")]
+        both: bool,
+        /// Guide the campaign by coverage (needs KCOV: the debug kernel)
+        #[arg(long)]
+        guided: bool,
+        /// Measure coverage (KCOV) and write the points reached to FILE,
+        /// for scripts/coverage-report.py
+        #[arg(long, value_name = "FILE")]
+        coverage: Option<std::path::PathBuf>,
+        /// Write the coverage curve (datagrams,points per progress line) to
+        /// FILE as CSV
+        #[arg(long, value_name = "FILE", requires = "coverage")]
+        curve: Option<std::path::PathBuf>,
+        /// Print a progress line every N datagrams (0: none)
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        progress_every: u64,
+        /// The loaded module's object file, for its sections' sizes (where
+        /// qemu/run puts it)
+        #[arg(long, default_value = "/modules/nltest.ko", value_name = "PATH")]
+        module_object: std::path::PathBuf,
     },
     /// Measure echo latency and throughput, one at a time and batched
     ///
@@ -274,17 +300,54 @@ fn run(cli: Cli) -> Result<(), Error> {
             seed,
             iterations,
             check_every,
+            both,
+            guided,
+            coverage,
+            curve,
+            progress_every,
+            module_object,
         } => {
-            let start = Instant::now();
-            let report = if cli.genl {
-                nltest_client::fuzz::run_genl(seed, iterations, check_every.max(1))
+            let target = if both {
+                nltest_fuzz::Target::Both(cli.unit)
+            } else if cli.genl {
+                nltest_fuzz::Target::Genl
             } else {
-                nltest_client::fuzz::run(cli.unit, seed, iterations, check_every.max(1))
-            }
-            .inspect_err(|_| eprintln!("fuzz: seed {seed}: the module failed a check"))?;
+                nltest_fuzz::Target::Unit(cli.unit)
+            };
+            let options = nltest_fuzz::Options {
+                seed,
+                datagrams: iterations,
+                check_every,
+                guided,
+                progress_every,
+            };
+            let mut measured = if guided || coverage.is_some() {
+                Some(
+                    nltest_fuzz::Coverage::start("nltest", &module_object).map_err(|source| {
+                        Error::Io {
+                            context: "cannot measure coverage",
+                            source,
+                        }
+                    })?,
+                )
+            } else {
+                None
+            };
+            let start = Instant::now();
+            let report = nltest_fuzz::run(target, options, measured.as_mut())
+                .inspect_err(|_| eprintln!("fuzz: seed {seed}: the module failed a check"))?;
+            let points = measured
+                .as_ref()
+                .map(|measured| format!(", {} coverage points", measured.reached.len()))
+                .unwrap_or_default();
+            let corpus = if guided {
+                format!(", corpus {}", report.corpus)
+            } else {
+                String::new()
+            };
             println!(
                 "fuzz: seed {seed}: {} datagrams ({} bytes), {} replies read, {} health checks passed, \
-                 send errors {:?}, {:.1} s",
+                 send errors {:?}{points}{corpus}, {:.1} s",
                 report.datagrams,
                 report.bytes,
                 report.replies,
@@ -292,6 +355,21 @@ fn run(cli: Cli) -> Result<(), Error> {
                 report.send_errors,
                 start.elapsed().as_secs_f64()
             );
+            if let (Some(measured), Some(path)) = (&measured, &coverage) {
+                measured.reached.write(path).map_err(|source| Error::Io {
+                    context: "cannot write the --coverage file",
+                    source,
+                })?;
+            }
+            if let (Some(measured), Some(path)) = (&measured, &curve) {
+                let csv: String = std::iter::once("datagrams,points\n".to_string())
+                    .chain(measured.curve.iter().map(|(d, p)| format!("{d},{p}\n")))
+                    .collect();
+                std::fs::write(path, csv).map_err(|source| Error::Io {
+                    context: "cannot write the --curve file",
+                    source,
+                })?;
+            }
             Ok(())
         }
         Command::Bench {

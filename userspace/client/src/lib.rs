@@ -9,7 +9,6 @@
 
 pub mod bench;
 mod error;
-pub mod fuzz;
 pub mod genl;
 pub mod message;
 pub mod service;

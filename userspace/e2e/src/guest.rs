@@ -1,36 +1,70 @@
 //! What the tests do to the guest: load and unload the module, run programs
 //! with a time limit, read the kernel log.
 
+use crate::coverage;
 use anyhow::{bail, ensure, Context, Result};
+use std::ffi::CString;
 use std::io::Read;
-use std::process::{Child, Command, Output, Stdio};
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// Where qemu/run puts the module in the guest.
-const MODULE: &str = "/modules/nltest.ko";
+pub const MODULE: &str = "/modules/nltest.ko";
 
 pub fn is_loaded() -> Result<bool> {
     let modules = std::fs::read_to_string("/proc/modules").context("reading /proc/modules")?;
     Ok(modules.lines().any(|line| line.starts_with("nltest ")))
 }
 
-pub fn insmod(params: &[&str]) -> Result<Output> {
-    Command::new("insmod")
-        .arg(MODULE)
-        .args(params)
-        .output()
-        .context("running insmod")
+/// Loads the module with `params`, as insmod does (`finit_module`), from
+/// the calling thread, so that a coverage trace of it sees the module's
+/// init; `Err` is the kernel's refusal.
+pub fn insmod(params: &[&str]) -> std::io::Result<()> {
+    let module = std::fs::File::open(MODULE)?;
+    let params = CString::new(params.join(" ")).map_err(std::io::Error::other)?;
+    // SAFETY: finit_module reads the descriptor and the NUL-terminated
+    // parameter string, both alive for the call.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            module.as_raw_fd(),
+            params.as_ptr(),
+            0,
+        )
+    };
+    if result != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    coverage::module_loaded();
+    Ok(())
 }
 
 pub fn load(params: &[&str]) -> Result<()> {
-    let output = insmod(params)?;
-    ensure!(
-        output.status.success(),
-        "insmod failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(())
+    insmod(params).with_context(|| format!("insmod {MODULE} {} failed", params.join(" ")))
+}
+
+/// Unloads the module once, as rmmod does (`delete_module`, not waiting
+/// while it is in use), from the calling thread: a coverage trace sees the
+/// module's exit.
+fn delete_module() -> std::io::Result<()> {
+    let sections = coverage::module_unloading();
+    // SAFETY: the name is a NUL-terminated literal.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_delete_module,
+            c"nltest".as_ptr(),
+            libc::O_NONBLOCK,
+        )
+    };
+    let outcome = if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    };
+    coverage::module_unloaded(sections);
+    outcome
 }
 
 /// Unloads the module, retrying while open sockets of its protocol still hold
@@ -41,29 +75,19 @@ pub fn unload() -> Result<()> {
 
 /// Tries rmmod once: whether the module was unloaded.
 pub fn try_unload() -> Result<bool> {
-    let output = Command::new("rmmod")
-        .arg("nltest")
-        .output()
-        .context("running rmmod")?;
-    Ok(output.status.success())
+    Ok(delete_module().is_ok())
 }
 
 /// [`unload`], giving up after `limit`.
 pub fn unload_within(limit: Duration) -> Result<()> {
     let deadline = Instant::now() + limit;
     loop {
-        let output = Command::new("rmmod")
-            .arg("nltest")
-            .output()
-            .context("running rmmod")?;
-        if output.status.success() {
-            return Ok(());
-        }
+        let error = match delete_module() {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
         if Instant::now() > deadline {
-            bail!(
-                "rmmod kept failing: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            bail!("rmmod nltest kept failing: {error}");
         }
         sleep(Duration::from_millis(2));
     }

@@ -16,6 +16,7 @@ macro_rules! on_both_transports {
 }
 
 mod capture;
+mod coverage;
 mod dump_tests;
 mod fail_nth_tests;
 mod guest;
@@ -99,9 +100,20 @@ fn main() -> ExitCode {
         let _ = REFERENCE_UNIT.set(unit);
         args.drain(at..at + 2);
     }
+    if let Some(at) = args.iter().position(|a| a == "--coverage") {
+        let Some(output) = args.get(at + 1).cloned() else {
+            eprintln!("nltest-e2e: --coverage needs a file to write the points reached to");
+            return ExitCode::from(2);
+        };
+        if let Err(error) = coverage::start(output.into()) {
+            eprintln!("nltest-e2e: {error:#}");
+            return ExitCode::from(2);
+        }
+        args.drain(at..at + 2);
+    }
     if args.iter().any(|a| a.starts_with('-')) {
         eprintln!(
-            "usage: nltest-e2e [--stress] [--faults] [--reference UNIT] [--skip NAME-FILTER]... [NAME-FILTER]..."
+            "usage: nltest-e2e [--stress] [--faults] [--reference UNIT] [--coverage FILE] [--skip NAME-FILTER]... [NAME-FILTER]..."
         );
         return ExitCode::from(2);
     }
@@ -120,7 +132,14 @@ fn main() -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in selected {
         let start = Instant::now();
-        let outcome = panic::catch_unwind(AssertUnwindSafe(test));
+        let outcome = match coverage::trace(name, || panic::catch_unwind(AssertUnwindSafe(test))) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                println!("FAILED cannot trace {name}'s coverage: {error:#}");
+                failed += 1;
+                break;
+            }
+        };
         let elapsed = start.elapsed().as_secs_f64();
         let failure = match outcome {
             Ok(Ok(())) => None,
@@ -149,6 +168,10 @@ fn main() -> ExitCode {
             failed += 1;
             break;
         }
+    }
+    if let Err(error) = coverage::finish() {
+        println!("FAILED coverage: {error:#}");
+        failed += 1;
     }
     println!("{passed} passed, {failed} failed");
     if failed == 0 && passed > 0 {

@@ -185,8 +185,19 @@ fn insmod_rmmod_100_times_under_load() -> Result<()> {
     cycles?;
     println!("       {echoes} echoes during the cycles; {gated} of 100 unloads waited for clients to pause");
     ensure!(echoes > 0, "the clients got no echo at all");
-    nltest_client::fuzz::health_check(DEFAULT_UNIT, 0)?;
+    nltest_fuzz::health_check(DEFAULT_UNIT, 0)?;
     Ok(())
+}
+
+/// A blind campaign from seed 1, checked every 500 datagrams.
+fn campaign_options(datagrams: u64) -> nltest_fuzz::Options {
+    nltest_fuzz::Options {
+        seed: 1,
+        datagrams,
+        check_every: 500,
+        guided: false,
+        progress_every: 0,
+    }
 }
 
 fn fuzz_campaign() -> Result<()> {
@@ -194,7 +205,11 @@ fn fuzz_campaign() -> Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let report = nltest_client::fuzz::run(DEFAULT_UNIT, 1, iterations, 500)?;
+    let report = nltest_fuzz::run(
+        nltest_fuzz::Target::Unit(DEFAULT_UNIT),
+        campaign_options(iterations),
+        None,
+    )?;
     println!(
         "       fuzz: seed 1: {} datagrams, {} replies read, {} health checks passed, send errors {:?}",
         report.datagrams, report.replies, report.checks, report.send_errors
@@ -213,7 +228,11 @@ fn genl_fuzz_campaign() -> Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000u64)
         / 2;
-    let report = nltest_client::fuzz::run_genl(1, iterations, 500)?;
+    let report = nltest_fuzz::run(
+        nltest_fuzz::Target::Genl,
+        campaign_options(iterations),
+        None,
+    )?;
     println!(
         "       genl fuzz: seed 1: {} datagrams, {} replies read, {} health checks passed, send errors {:?}",
         report.datagrams, report.replies, report.checks, report.send_errors
@@ -412,7 +431,7 @@ fn echoes_under_faults(dir: &'static str, size: usize) -> Result<()> {
         "no echo failed: fault injection did not act ({ok} succeeded)"
     );
     ensure!(ok > 0, "every echo failed under 20% allocation failures");
-    nltest_client::fuzz::health_check(DEFAULT_UNIT, 0).context("after the faults")?;
+    nltest_fuzz::health_check(DEFAULT_UNIT, 0).context("after the faults")?;
     println!("       {dir}: {ok} echoes answered, {failed} refused or dropped");
     Ok(())
 }

@@ -1,15 +1,13 @@
-//! A structure-aware fuzzer for the module: seeded, reproducible datagrams
-//! that are valid, nearly valid or garbage, sent raw, with the module's
-//! health checked as the campaign goes.
+//! Seeded, reproducible datagrams that are valid, nearly valid or garbage,
+//! aware of the protocol's structure: messages, typed requests and their
+//! attributes.
 
-use crate::genl::GenlFamily;
-use crate::message::{align, encode, RawMessage, HEADER_LEN};
-use crate::service::{encode_genl_request, encode_request, Request, Response};
-use crate::{EchoSocket, Error};
-use nltest_protocol::*;
+use nltest_client::message::{align, encode, RawMessage, HEADER_LEN};
+use nltest_client::protocol::*;
+use nltest_client::service::{encode_genl_request, encode_request};
+use nltest_client::{GenlFamily, Request};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
 
 /// Generates fuzz datagrams; the same seed gives the same sequence.
 pub struct Generator {
@@ -25,12 +23,17 @@ impl Generator {
         }
     }
 
-    fn bytes(&mut self, max: usize) -> Vec<u8> {
+    /// The generator's random numbers, for the mutator that shares its seed.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
         let len = self.rng.gen_range(0..=max);
         (0..len).map(|_| self.rng.gen()).collect()
     }
 
-    fn kind(&mut self) -> u16 {
+    pub fn kind(&mut self) -> u16 {
         match self.rng.gen_range(0..6) {
             0 => 0,
             1 => self.rng.gen_range(1..16),
@@ -40,7 +43,7 @@ impl Generator {
         }
     }
 
-    fn flags(&mut self) -> u16 {
+    pub fn flags(&mut self) -> u16 {
         // NLM_F_REQUEST, ACK, ECHO, DUMP bits most of the time, anything else
         // sometimes.
         if self.rng.gen_bool(0.8) {
@@ -51,7 +54,7 @@ impl Generator {
     }
 
     /// One attribute, well-formed or not.
-    fn attribute(&mut self, out: &mut Vec<u8>) {
+    pub fn attribute(&mut self, out: &mut Vec<u8>) {
         let kind: u16 = match self.rng.gen_range(0..5) {
             0 => attrs::DATA,
             1 => attrs::GROUP,
@@ -80,7 +83,7 @@ impl Generator {
     }
 
     /// One message, well-formed framing; what is inside may be anything.
-    fn message(&mut self, out: &mut Vec<u8>) {
+    pub fn message(&mut self, out: &mut Vec<u8>) {
         let seq = self.rng.gen();
         if self.rng.gen_bool(0.5) {
             let message = RawMessage {
@@ -104,7 +107,7 @@ impl Generator {
     }
 
     /// Breaks the framing of the message at `start`.
-    fn corrupt(&mut self, out: &mut Vec<u8>, start: usize) {
+    pub fn corrupt(&mut self, out: &mut Vec<u8>, start: usize) {
         let len = out.len() - start;
         match self.rng.gen_range(0..4) {
             0 => {
@@ -128,10 +131,6 @@ impl Generator {
         }
     }
 
-    /// A datagram for the module's generic netlink `family`: 1 to 4
-    /// messages of the family, framed right (so that nothing reaches another
-    /// family), with any command, version, reserved bytes, flags and
-    /// attributes, well-formed or not.
     /// A typed request of any command, some of them invalid.
     fn request(&mut self) -> Request {
         match self.rng.gen_range(0..4) {
@@ -157,30 +156,39 @@ impl Generator {
         self.rng.gen::<u16>() & (netlink_packet_core::NLM_F_ACK | netlink_packet_core::NLM_F_ECHO)
     }
 
+    /// One message of the module's generic netlink `family`, framed right
+    /// (so that nothing reaches another family), with any command, version,
+    /// reserved bytes, flags and attributes, well-formed or not.
+    pub fn genl_message(&mut self, out: &mut Vec<u8>, family: &GenlFamily) {
+        let start = out.len();
+        let request = self.request();
+        let flags = self.request_flags();
+        encode_genl_request(out, self.rng.gen(), flags, &request, family)
+            .expect("small attributes always fit");
+        // Any flags, sometimes; any version and reserved bytes, sometimes.
+        if self.rng.gen_bool(0.3) {
+            let flags = self.flags();
+            out[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
+        }
+        if self.rng.gen_bool(0.2) {
+            out[start + HEADER_LEN + 1] = self.rng.gen();
+        }
+        if self.rng.gen_bool(0.1) {
+            out[start + HEADER_LEN + 2] = self.rng.gen();
+        }
+        for _ in 0..self.rng.gen_range(0..4) {
+            self.attribute(out);
+        }
+        let len = (out.len() - start) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    /// A datagram for the module's generic netlink `family`: 1 to 4 of
+    /// [`Self::genl_message`].
     pub fn genl_datagram(&mut self, family: &GenlFamily) -> Vec<u8> {
         let mut out = Vec::new();
         for _ in 0..self.rng.gen_range(1..=4) {
-            let start = out.len();
-            let request = self.request();
-            let flags = self.request_flags();
-            encode_genl_request(&mut out, self.rng.gen(), flags, &request, family)
-                .expect("small attributes always fit");
-            // Any flags, sometimes; any version and reserved bytes, sometimes.
-            if self.rng.gen_bool(0.3) {
-                let flags = self.flags();
-                out[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
-            }
-            if self.rng.gen_bool(0.2) {
-                out[start + HEADER_LEN + 1] = self.rng.gen();
-            }
-            if self.rng.gen_bool(0.1) {
-                out[start + HEADER_LEN + 2] = self.rng.gen();
-            }
-            for _ in 0..self.rng.gen_range(0..4) {
-                self.attribute(&mut out);
-            }
-            let len = (out.len() - start) as u32;
-            out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+            self.genl_message(&mut out, family);
         }
         out
     }
@@ -213,122 +221,6 @@ impl Generator {
         }
         out
     }
-}
-
-/// What a campaign did.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub datagrams: u64,
-    pub bytes: u64,
-    pub replies: u64,
-    /// Health checks (a raw and a typed echo, verified) that passed.
-    pub checks: u64,
-    /// Send errors by errno: the kernel refusing a datagram is expected.
-    pub send_errors: BTreeMap<i32, u64>,
-}
-
-/// Checks that the module answers a raw and a typed echo correctly, on a
-/// fresh socket.
-pub fn health_check(unit: u32, iteration: u64) -> Result<(), Error> {
-    let mut socket = EchoSocket::connect(unit)?;
-    let data = format!("health check after {iteration} datagrams").into_bytes();
-    socket.echo(RawMessage {
-        kind: 0,
-        data: data.clone(),
-    })?;
-    match socket
-        .request(&Request::Echo { data: data.clone() }, true)?
-        .as_slice()
-    {
-        [Response::Echo { data: echoed }] if *echoed == data => Ok(()),
-        other => Err(Error::Decode(format!("typed echo answered {other:?}"))),
-    }
-}
-
-/// Checks that the module answers a typed echo correctly through its generic
-/// netlink family, on a fresh socket.
-pub fn genl_health_check(iteration: u64) -> Result<(), Error> {
-    let mut socket = EchoSocket::connect_genl()?;
-    let data = format!("health check after {iteration} datagrams").into_bytes();
-    match socket
-        .request(&Request::Echo { data: data.clone() }, true)?
-        .as_slice()
-    {
-        [Response::Echo { data: echoed }] if *echoed == data => Ok(()),
-        other => Err(Error::Decode(format!("typed echo answered {other:?}"))),
-    }
-}
-
-/// Like [`run`], through the module's generic netlink family, with
-/// [`Generator::genl_datagram`].
-pub fn run_genl(seed: u64, iterations: u64, check_every: u64) -> Result<Report, Error> {
-    let mut generator = Generator::new(seed);
-    let mut socket = EchoSocket::connect_genl()?;
-    let family = socket
-        .genl_family()
-        .cloned()
-        .ok_or_else(|| Error::Decode("no family".into()))?;
-    socket.set_nonblocking(true)?;
-    let mut report = Report::default();
-    for iteration in 1..=iterations {
-        let datagram = generator.genl_datagram(&family);
-        campaign_step(&mut socket, &datagram, &mut report)?;
-        if iteration % check_every == 0 || iteration == iterations {
-            genl_health_check(iteration)?;
-            report.checks += 1;
-        }
-    }
-    Ok(report)
-}
-
-/// Sends one datagram and reads whatever comes back.
-fn campaign_step(
-    socket: &mut EchoSocket,
-    datagram: &[u8],
-    report: &mut Report,
-) -> Result<(), Error> {
-    report.datagrams += 1;
-    report.bytes += datagram.len() as u64;
-    match socket.send_bytes(datagram) {
-        Ok(()) => {}
-        Err(Error::Io { source, .. }) => {
-            *report
-                .send_errors
-                .entry(source.raw_os_error().unwrap_or(0))
-                .or_default() += 1;
-        }
-        Err(error) => return Err(error),
-    }
-    loop {
-        match socket.recv() {
-            Ok(replies) => report.replies += replies.len() as u64,
-            Err(Error::Timeout(_)) => break,
-            // A full queue, or a reply we cannot decode: both are the
-            // fuzzer's business, not the module's.
-            Err(Error::Overrun | Error::Decode(_)) => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
-}
-
-/// Sends `iterations` datagrams from `seed` to the module on `unit`, reading
-/// whatever comes back, with a health check every `check_every` datagrams
-/// and at the end.
-pub fn run(unit: u32, seed: u64, iterations: u64, check_every: u64) -> Result<Report, Error> {
-    let mut generator = Generator::new(seed);
-    let mut socket = EchoSocket::connect(unit)?;
-    socket.set_nonblocking(true)?;
-    let mut report = Report::default();
-    for iteration in 1..=iterations {
-        let datagram = generator.datagram();
-        campaign_step(&mut socket, &datagram, &mut report)?;
-        if iteration % check_every == 0 || iteration == iterations {
-            health_check(unit, iteration)?;
-            report.checks += 1;
-        }
-    }
-    Ok(report)
 }
 
 #[cfg(test)]
@@ -372,7 +264,7 @@ mod tests {
         let (mut valid, mut broken) = (0, 0);
         for _ in 0..1000 {
             let datagram = generator.datagram();
-            match crate::message::decode(&datagram) {
+            match nltest_client::message::decode(&datagram) {
                 Ok(_) => valid += 1,
                 Err(_) => broken += 1,
             }

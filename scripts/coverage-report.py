@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""The module's coverage, from the points its KCOV traces reached.
+
+usage: scripts/coverage-report.py [--min PERCENT] [--markdown FILE] MODULE.ko DIR
+
+The coverage points are the module object's own calls to
+__sanitizer_cov_trace_pc, found in its relocations: KCOV records each call's
+return address, so a point is the address after its call. Each point is
+named by the module's line tables (the innermost inlined frame: the source
+line it stands for) and by the function symbol that holds it.
+
+DIR holds what the guest wrote: *.points files (`SECTION OFFSET` lines, from
+nltest-e2e --coverage and nltest fuzz --coverage) and module.sha256, the
+checksum of the nltest.ko the guest loaded, which must be MODULE.ko's.
+
+Points fall into five kinds:
+  module     the module's own Rust code (rust/, but for the bindings)
+  generated  code generated from the YNL specs (specs/generated/)
+  bindings   bindgen's bindings and C wrappers (rust/bindings_*)
+  library    code of the kernel crate and core inlined into the module
+  check      blocks that only report a bug: KASAN's report calls after a
+             failed shadow check, and the panics of Rust's runtime checks
+             (KASAN calls __asan_handle_no_return before each), in any file;
+             the instrumentation gives each its own coverage point
+Only the first counts toward the figure; the others are reported apart.
+
+Unreached module points are listed by file and line, with the reason from
+scripts/coverage-unreachable.txt when a pattern there matches. With --min,
+exits 1 when the module's share is below PERCENT or an unreached module point
+has no reason.
+"""
+
+import argparse
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+
+LLVM_BIN = "/usr/lib/llvm-19/bin"
+TRACE_PC = "__sanitizer_cov_trace_pc"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def tool(name):
+    return os.path.join(LLVM_BIN, name)
+
+
+def run(args, stdin=None):
+    return subprocess.run(args, input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+def coverage_points(module):
+    """(section, offset) of every coverage point: the return address of each
+    call to __sanitizer_cov_trace_pc (rel32 at r_offset, call ends 4 later)."""
+    points = []
+    section = None
+    for line in run([tool("llvm-readelf"), "-r", "--wide", module]).splitlines():
+        header = re.match(r"Relocation section '\.rela(\S+)'", line)
+        if header:
+            section = header.group(1)
+            continue
+        fields = line.split()
+        if section and len(fields) >= 5 and fields[4] == TRACE_PC:
+            points.append((section, int(fields[0], 16) + 4))
+    return points
+
+
+# Calls that begin a block reporting a bug.
+BUG_REPORTS = re.compile(r"^(__asan_report_|__asan_handle_no_return|__ubsan_handle_)")
+
+
+def bug_report_points(module, points):
+    """The points whose block goes straight to a bug report: the first
+    control transfer after the coverage call is a call of BUG_REPORTS."""
+    listing = run([tool("llvm-objdump"), "-dr", "--no-show-raw-insn", "--section=.text", module])
+    instructions = []  # [address, mnemonic, call target]
+    for line in listing.splitlines():
+        relocation = re.search(r"R_X86_64_PLT32\s+(\S+?)(-0x4)?$", line)
+        if relocation:
+            if instructions:
+                instructions[-1][2] = relocation.group(1)
+            continue
+        instruction = re.match(r"\s+([0-9a-f]+):\s+(\S+)", line)
+        if instruction:
+            instructions.append([int(instruction.group(1), 16), instruction.group(2), None])
+    wanted = {offset for section, offset in points if section == ".text"}
+    reports = set()
+    for index, (address, _, _) in enumerate(instructions):
+        if address not in wanted:
+            continue
+        # The instruction at a point's address follows its coverage call.
+        for _, mnemonic, target in instructions[index:]:
+            if mnemonic.startswith(("j", "ret", "call")):
+                if mnemonic.startswith("call") and target and BUG_REPORTS.match(target):
+                    reports.add((".text", address))
+                break
+    return reports
+
+
+def function_symbols(module):
+    """{section: [(start, end, name)]} of the module's function symbols."""
+    sections = {}
+    for line in run([tool("llvm-readelf"), "-S", "--wide", module]).splitlines():
+        match = re.match(r"\s*\[\s*(\d+)\]\s+(\S+)", line)
+        if match:
+            sections[match.group(1)] = match.group(2)
+    symbols = defaultdict(list)
+    names = []
+    for line in run([tool("llvm-readelf"), "-s", "--wide", module]).splitlines():
+        fields = line.split()
+        if len(fields) >= 8 and fields[3] == "FUNC" and fields[6] in sections:
+            start, size = int(fields[1], 16), int(fields[2])
+            symbols[sections[fields[6]]].append([start, start + size, fields[7]])
+            names.append(fields[7])
+    demangled = run([tool("llvm-cxxfilt")], "\n".join(names) + "\n").splitlines()
+    by_name = dict(zip(names, demangled))
+    for entries in symbols.values():
+        for entry in entries:
+            entry[2] = short_name(by_name.get(entry[2], entry[2]))
+        entries.sort()
+    return symbols
+
+
+def short_name(name):
+    """A demangled Rust name without the crate hash and generic arguments."""
+    name = re.sub(r"\[[0-9a-f]+\]", "", name)
+    depth, out = 0, []
+    for char in name:
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        elif depth == 0:
+            out.append(char)
+    return "".join(out).replace("nltest_main::", "")
+
+
+def function_of(symbols, section, offset):
+    for start, end, name in symbols.get(section, []):
+        if start <= offset - 1 < end:
+            return name
+    return "?"
+
+
+def source_lines(module, points):
+    """{point: (file, line)} of the innermost inlined frame of each .text
+    point (the line tables of a relocatable object describe .text)."""
+    text = [p for p in points if p[0] == ".text"]
+    query = "".join(f"{offset - 1:#x}\n" for _, offset in text)
+    output = run([tool("llvm-symbolizer"), f"--obj={module}", "--inlines",
+                  "--output-style=JSON"], query)
+    lines = {}
+    for point, record in zip(text, output.splitlines()):
+        frame = json.loads(record)["Symbol"][0]
+        lines[point] = (frame["FileName"], frame["Line"])
+    return lines
+
+
+def relative_source(path):
+    """The path as this project names it: rust/..., specs/..., or the
+    kernel's or Rust's own."""
+    match = re.search(r"/build/linux-[^/]+/(.*)$", path)
+    if match:
+        return os.path.normpath(match.group(1))
+    for marker in ("/lib/rustlib/src/rust/", "/rust/kernel/", "/include/"):
+        if marker in path:
+            return path[path.index(marker) + 1:]
+    return path or "?"
+
+
+def kind_of(source):
+    if source.startswith("rust/bindings_"):
+        return "bindings"
+    if source.startswith("specs/generated/"):
+        return "generated"
+    if source.startswith("rust/") and not source.startswith("rust/kernel/"):
+        return "module"
+    return "library"
+
+
+def read_reached(directory):
+    reached = set()
+    files = sorted(f for f in os.listdir(directory) if f.endswith(".points"))
+    for name in files:
+        with open(os.path.join(directory, name)) as points:
+            for line in points:
+                section, offset = line.split()
+                reached.add((section, int(offset, 16)))
+    return files, reached
+
+
+def read_reasons():
+    """[(file pattern, function pattern, reason)] from coverage-unreachable.txt."""
+    reasons = []
+    with open(os.path.join(HERE, "coverage-unreachable.txt")) as text:
+        for line in text:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            where, reason = line.split(" -- ", 1)
+            file_pattern, function_pattern = where.split(None, 1)
+            reasons.append((file_pattern, function_pattern.strip(), reason.strip()))
+    return reasons
+
+
+def reason_for(reasons, source, function):
+    for file_pattern, function_pattern, reason in reasons:
+        if fnmatch.fnmatch(source, file_pattern) and fnmatch.fnmatch(function, function_pattern):
+            return reason
+    return None
+
+
+def percent(part, whole):
+    return 100.0 * part / whole if whole else 100.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("module")
+    parser.add_argument("directory")
+    parser.add_argument("--min", type=float, help="fail below this share of module points")
+    parser.add_argument("--markdown", help="also write the report as Markdown to FILE")
+    args = parser.parse_args()
+
+    checksum_file = os.path.join(args.directory, "module.sha256")
+    if not os.path.exists(checksum_file):
+        sys.exit(f"coverage-report: {checksum_file} is missing: the guest wrote no coverage "
+                 "(run make coverage)")
+    with open(args.module, "rb") as module:
+        checksum = hashlib.sha256(module.read()).hexdigest()
+    with open(checksum_file) as recorded:
+        if recorded.read().split()[0] != checksum:
+            sys.exit(f"coverage-report: {args.directory} is the coverage of another build of "
+                     f"the module than {args.module}: run make coverage again")
+    files, reached = read_reached(args.directory)
+    if not files:
+        sys.exit(f"coverage-report: no *.points file in {args.directory}")
+
+    points = coverage_points(args.module)
+    symbols = function_symbols(args.module)
+    lines = source_lines(args.module, points)
+    bug_reports = bug_report_points(args.module, points)
+    reasons = read_reasons()
+    stray = reached - set(points)
+    if stray:
+        sys.exit(f"coverage-report: {len(stray)} reached addresses are no coverage point of "
+                 f"{args.module} (first: {sorted(stray)[0]})")
+
+    by_kind = defaultdict(lambda: [0, 0])
+    by_file = defaultdict(lambda: [0, 0])
+    by_function = defaultdict(lambda: [0, 0])
+    unreached = []
+    for point in points:
+        section, offset = point
+        function = function_of(symbols, section, offset)
+        if section == ".text":
+            path, line = lines[point]
+            source = relative_source(path)
+        else:
+            # Module init and exit: no line tables here; named by function.
+            source, line = f"({section})", 0
+        if point in bug_reports:
+            kind = "check"
+        elif section == ".text":
+            kind = kind_of(source)
+        else:
+            kind = "module"
+        hit = point in reached
+        for table, key in ((by_kind, kind), (by_file, (kind, source)),
+                           (by_function, (kind, source, function))):
+            table[key][0] += hit
+            table[key][1] += 1
+        if kind == "module" and not hit:
+            unreached.append((source, line, function, reason_for(reasons, source, function)))
+
+    out = []
+    module_hit, module_total = by_kind["module"]
+    out.append(f"# Coverage of {os.path.basename(args.module)}")
+    out.append("")
+    out.append(f"From {', '.join(files)}: {len(reached)} of {len(points)} coverage points "
+               "reached.")
+    out.append("")
+    out.append("| kind | reached | points | share |")
+    out.append("|---|---:|---:|---:|")
+    for kind in ("module", "generated", "bindings", "library", "check"):
+        hit, total = by_kind[kind]
+        out.append(f"| {kind} | {hit} | {total} | {percent(hit, total):.1f} % |")
+    out.append("")
+    out.append("## Module points by file")
+    out.append("")
+    out.append("| file | reached | points | share |")
+    out.append("|---|---:|---:|---:|")
+    for (kind, source), (hit, total) in sorted(by_file.items()):
+        if kind == "module":
+            out.append(f"| {source} | {hit} | {total} | {percent(hit, total):.1f} % |")
+    out.append("")
+    out.append("## Module points by function")
+    out.append("")
+    out.append("| file | function | reached | points |")
+    out.append("|---|---|---:|---:|")
+    for (kind, source, function), (hit, total) in sorted(by_function.items()):
+        if kind == "module":
+            out.append(f"| {source} | `{function}` | {hit} | {total} |")
+    out.append("")
+    out.append("## Unreached module points")
+    out.append("")
+    unexplained = 0
+    grouped = defaultdict(list)
+    for source, line, function, reason in unreached:
+        grouped[(source, function, reason)].append(line)
+    for (source, function, reason), at in sorted(grouped.items(), key=lambda g: (g[0][0], min(g[1]))):
+        lines_text = ", ".join(str(n) for n in sorted(set(at)))
+        if reason is None:
+            unexplained += len(at)
+            reason = "**not explained**"
+        out.append(f"- {source}:{lines_text} in `{function}`: {reason}")
+    if not unreached:
+        out.append("None.")
+    report = "\n".join(out) + "\n"
+    if args.markdown:
+        with open(args.markdown, "w") as markdown:
+            markdown.write(report)
+
+    print(f"coverage: module {module_hit} of {module_total} points "
+          f"({percent(module_hit, module_total):.1f} %), {len(unreached)} unreached, "
+          f"{unexplained} of them not explained; apart: " + ", ".join(
+              f"{kind} {by_kind[kind][0]}/{by_kind[kind][1]}"
+              for kind in ("generated", "bindings", "library", "check")))
+    for (source, function, reason), at in sorted(grouped.items()):
+        if reason is None:
+            print(f"coverage: unreached, not explained: {source}:"
+                  f"{','.join(str(n) for n in sorted(set(at)))} in {function}")
+    if args.min is not None:
+        share = percent(module_hit, module_total)
+        if share < args.min:
+            print(f"coverage: {share:.1f} % of the module's points is below {args.min:.0f} %")
+            return 1
+        if unexplained:
+            print(f"coverage: {unexplained} unreached points have no reason in "
+                  "scripts/coverage-unreachable.txt")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+//! `nltest-e2e --coverage FILE`: the module's coverage points the suite's
+//! tests reach from the suite's own thread (KCOV, on the debug kernel). The
+//! suite loads and unloads the module from that thread too (guest.rs), so
+//! the module's init and exit are traced; threads and processes a test
+//! starts are not, and their requests go through the same code as the
+//! suite's own.
+//!
+//! Addresses become offsets in the module's sections as soon as the module
+//! is about to move: before each unload, after it with the sections it had,
+//! and after each load.
+
+use anyhow::{Context, Result};
+use nltest_kcov::{Kcov, ModuleSections, Reached};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// KCOV entries between two flushes: the longest test (the fuzz campaign)
+/// traces about two million.
+const TRACE_WORDS: usize = 1 << 23;
+
+struct Tracer {
+    kcov: Kcov,
+    reached: Reached,
+    /// Addresses that fell in no section of the module: traced while it was
+    /// loaded at an address the tracer never saw (another thread's reload).
+    unplaced: usize,
+    output: PathBuf,
+}
+
+static TRACER: Mutex<Option<Tracer>> = Mutex::new(None);
+
+fn with_tracer<T>(f: impl FnOnce(&mut Tracer) -> T) -> Option<T> {
+    let mut tracer = TRACER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    tracer.as_mut().map(f)
+}
+
+impl Tracer {
+    /// Moves what was traced into `reached`, located in `sections`.
+    fn flush(&mut self, sections: Option<&ModuleSections>, name: &str) {
+        let (addresses, full) = self.kcov.addresses();
+        self.kcov.reset();
+        if full {
+            println!("       coverage: {name} filled the trace buffer; later points were lost");
+        }
+        match sections {
+            Some(sections) => {
+                let placed = self.reached.add_placed(&addresses, sections);
+                self.unplaced += addresses.len() - placed;
+            }
+            None => self.unplaced += addresses.len(),
+        }
+    }
+}
+
+/// Starts tracing; every test from now on runs traced.
+pub fn start(output: PathBuf) -> Result<()> {
+    let kcov = Kcov::open(TRACE_WORDS).context("--coverage")?;
+    let module = std::fs::read(crate::guest::MODULE).context("reading the module")?;
+    nltest_kcov::check_sections(&module).context("the module's sections")?;
+    *TRACER.lock().unwrap() = Some(Tracer {
+        kcov,
+        reached: Reached::default(),
+        unplaced: 0,
+        output,
+    });
+    Ok(())
+}
+
+fn current_sections() -> Option<ModuleSections> {
+    let module = std::fs::read(crate::guest::MODULE).ok()?;
+    ModuleSections::read("nltest", &module).ok()
+}
+
+/// Runs `test` traced (when tracing), from the calling thread.
+pub fn trace<T>(name: &str, test: impl FnOnce() -> T) -> Result<T> {
+    if let Some(enabled) = with_tracer(|tracer| tracer.kcov.enable()) {
+        enabled.context("KCOV_ENABLE")?;
+    }
+    let outcome = test();
+    let sections = current_sections();
+    with_tracer(|tracer| {
+        tracer.flush(sections.as_ref(), name);
+        tracer.kcov.disable()
+    })
+    .transpose()
+    .context("KCOV_DISABLE")?;
+    Ok(outcome)
+}
+
+/// Before an unload: places what was traced, and returns the sections the
+/// module's exit will run in.
+pub fn module_unloading() -> Option<ModuleSections> {
+    let sections = current_sections();
+    with_tracer(|tracer| tracer.flush(sections.as_ref(), "an unload"));
+    sections
+}
+
+/// After an unload (or a refused one), with what `module_unloading` saw.
+pub fn module_unloaded(sections: Option<ModuleSections>) {
+    with_tracer(|tracer| tracer.flush(sections.as_ref(), "an unload"));
+}
+
+/// After a load: its init ran where the module now is.
+pub fn module_loaded() {
+    let sections = current_sections();
+    with_tracer(|tracer| tracer.flush(sections.as_ref(), "a load"));
+}
+
+/// Writes the points reached; prints how many.
+pub fn finish() -> Result<()> {
+    let Some(tracer) = TRACER.lock().unwrap().take() else {
+        return Ok(());
+    };
+    tracer
+        .reached
+        .write(&tracer.output)
+        .with_context(|| format!("cannot write {}", tracer.output.display()))?;
+    println!(
+        "coverage: {} points reached, written to {} ({} traced addresses outside the module's known sections)",
+        tracer.reached.len(),
+        tracer.output.display(),
+        tracer.unplaced
+    );
+    Ok(())
+}
