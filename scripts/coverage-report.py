@@ -18,10 +18,15 @@ Points fall into five kinds:
   generated  code generated from the YNL specs (specs/generated/)
   bindings   bindgen's bindings and C wrappers (rust/bindings_*)
   library    code of the kernel crate and core inlined into the module
-  check      blocks that only report a bug: KASAN's report calls after a
-             failed shadow check, and the panics of Rust's runtime checks
-             (KASAN calls __asan_handle_no_return before each), in any file;
-             the instrumentation gives each its own coverage point
+  check      blocks KASAN's and Rust's runtime checks add, in any file:
+             those that only report a bug (KASAN's report calls, the panics
+             of Rust's checks, before each of which KASAN calls
+             __asan_handle_no_return), and KASAN's slow path for accesses of
+             less than 8 bytes, taken only when the shadow byte is not zero,
+             with its way back; the instrumentation gives each its own point
+  uncalled   functions the compiler emitted that nothing calls or points to
+             (every call was inlined, or they run only in constant
+             evaluation): no input can reach them
 Only the first counts toward the figure; the others are reported apart.
 
 Unreached module points are listed by file and line, with the reason from
@@ -71,13 +76,19 @@ def coverage_points(module):
 
 # Calls that begin a block reporting a bug.
 BUG_REPORTS = re.compile(r"^(__asan_report_|__asan_handle_no_return|__ubsan_handle_)")
+# A call's target operand, as llvm-objdump prints it.
+JUMP_TARGET = re.compile(r"^\s+[0-9a-f]+:\s+j\S+\s+0x([0-9a-f]+)")
 
 
-def bug_report_points(module, points):
-    """The points whose block goes straight to a bug report: the first
-    control transfer after the coverage call is a call of BUG_REPORTS."""
+def check_points(module, points):
+    """The points KASAN's and Rust's checks add: blocks that only report a
+    bug (their first control transfer after the coverage call is a call of
+    BUG_REPORTS), and for accesses of less than 8 bytes KASAN's slow path
+    (taken only when the shadow byte is not zero: the granule's offset
+    compared with it, `and $0x7`, then on to a report block) with the block
+    it jumps to when the access is fine after all."""
     listing = run([tool("llvm-objdump"), "-dr", "--no-show-raw-insn", "--section=.text", module])
-    instructions = []  # [address, mnemonic, call target]
+    instructions = []  # [address, mnemonic, call target, jump target, text]
     for line in listing.splitlines():
         relocation = re.search(r"R_X86_64_PLT32\s+(\S+?)(-0x4)?$", line)
         if relocation:
@@ -86,19 +97,111 @@ def bug_report_points(module, points):
             continue
         instruction = re.match(r"\s+([0-9a-f]+):\s+(\S+)", line)
         if instruction:
-            instructions.append([int(instruction.group(1), 16), instruction.group(2), None])
+            jump = JUMP_TARGET.match(line)
+            instructions.append([int(instruction.group(1), 16), instruction.group(2), None,
+                                 int(jump.group(1), 16) if jump else None, line])
+    at = {instruction[0]: index for index, instruction in enumerate(instructions)}
     wanted = {offset for section, offset in points if section == ".text"}
-    reports = set()
-    for index, (address, _, _) in enumerate(instructions):
-        if address not in wanted:
-            continue
-        # The instruction at a point's address follows its coverage call.
-        for _, mnemonic, target in instructions[index:]:
-            if mnemonic.startswith(("j", "ret", "call")):
-                if mnemonic.startswith("call") and target and BUG_REPORTS.match(target):
-                    reports.add((".text", address))
+
+    def block(address):
+        """The instructions from `address` to the first control transfer."""
+        out = []
+        for instruction in instructions[at[address]:]:
+            out.append(instruction)
+            if instruction[1].startswith(("j", "ret", "call")):
                 break
-    return reports
+        return out
+
+    def reports_a_bug(address):
+        end = block(address)[-1]
+        return end[1].startswith("call") and bool(end[2]) and bool(BUG_REPORTS.match(end[2]))
+
+    checks = {(".text", address) for address in wanted if address in at and reports_a_bug(address)}
+    # KASAN's slow path: a conditional jump after `and $0x7` (the access's
+    # offset in its granule, compared with the shadow byte) that falls
+    # through to a report.
+    for index, (address, mnemonic, _, target, _) in enumerate(instructions):
+        if not mnemonic.startswith("j") or mnemonic == "jmp" or target is None:
+            continue
+        if index + 1 >= len(instructions) or instructions[index + 1][2] != TRACE_PC:
+            continue
+        if not reports_a_bug(instructions[index + 2][0]) if index + 2 < len(instructions) else True:
+            continue
+        start = index
+        while start > 0 and not instructions[start - 1][1].startswith(("j", "ret", "call")):
+            start -= 1
+        body = instructions[start:index]
+        if not any(re.search(r"\band[bl]\s+\$0x7,", i[4]) for i in body):
+            continue
+        # The block's own point, when the coverage call opens it.
+        if start > 0 and instructions[start - 1][2] == TRACE_PC:
+            checks.add((".text", address_after(instructions, start - 1)))
+        # Where it goes when the access is fine after all.
+        if target in at and instructions[at[target]][2] == TRACE_PC:
+            checks.add((".text", address_after(instructions, at[target])))
+    return checks
+
+
+def called_functions(module, symbols):
+    """Start offsets of the .text functions some input can run: those that
+    code or data outside .text points to (init_module, operation tables,
+    vtables), and those a called function calls, jumps to or takes the
+    address of. The rest were emitted but nothing runs them: every call of
+    theirs was inlined, or they run only in constant evaluation."""
+    text = symbols.get(".text", [])
+    starts = {start for start, _, _ in text}
+    address_of = {}
+    for line in run([tool("llvm-readelf"), "-s", "--wide", module]).splitlines():
+        fields = line.split()
+        if len(fields) >= 8 and fields[3] == "FUNC":
+            address_of[fields[7]] = int(fields[1], 16)
+    roots, edges = set(), defaultdict(set)
+
+    def refer(section, offset, target):
+        if target not in starts:
+            return
+        if section == ".text":
+            source = function_start(symbols, ".text", offset + 1)
+            if source is not None and source != target:
+                edges[source].add(target)
+        else:
+            roots.add(target)
+
+    section = None
+    for line in run([tool("llvm-readelf"), "-r", "--wide", module]).splitlines():
+        header = re.match(r"Relocation section '\.rela(\S+)'", line)
+        if header:
+            section = header.group(1)
+            continue
+        if not section or section.startswith((".debug", ".eh_frame")):
+            continue
+        match = re.match(r"\s*([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)\s+[0-9a-f]+\s+(\S+)\s*([+-])\s*([0-9a-f]+)", line)
+        if not match:
+            continue
+        offset, kind, name, sign, addend = match.groups()
+        addend = int(addend, 16) * (1 if sign == "+" else -1)
+        if name == ".text":
+            pc_relative = kind in ("R_X86_64_PC32", "R_X86_64_PLT32")
+            refer(section, int(offset, 16), addend + (4 if pc_relative else 0))
+        elif name in address_of:
+            refer(section, int(offset, 16), address_of[name])
+    listing = run([tool("llvm-objdump"), "-d", "--no-show-raw-insn", "--section=.text", module])
+    for line in listing.splitlines():
+        call = re.match(r"\s+([0-9a-f]+):\s+(call\S*|j\S+)\s+0x([0-9a-f]+)", line)
+        if call:
+            refer(".text", int(call.group(1), 16), int(call.group(3), 16))
+    called, pending = set(), list(roots)
+    while pending:
+        function = pending.pop()
+        if function not in called:
+            called.add(function)
+            pending.extend(edges[function])
+    return called
+
+
+def address_after(instructions, index):
+    """The address of the instruction after instructions[index]."""
+    return instructions[index + 1][0]
 
 
 def function_symbols(module):
@@ -137,6 +240,13 @@ def short_name(name):
         elif depth == 0:
             out.append(char)
     return "".join(out).replace("nltest_main::", "")
+
+
+def function_start(symbols, section, offset):
+    for start, end, _ in symbols.get(section, []):
+        if start <= offset - 1 < end:
+            return start
+    return None
 
 
 def function_of(symbols, section, offset):
@@ -243,7 +353,8 @@ def main():
     points = coverage_points(args.module)
     symbols = function_symbols(args.module)
     lines = source_lines(args.module, points)
-    bug_reports = bug_report_points(args.module, points)
+    bug_reports = check_points(args.module, points)
+    called = called_functions(args.module, symbols)
     reasons = read_reasons()
     stray = reached - set(points)
     if stray:
@@ -265,6 +376,8 @@ def main():
             source, line = f"({section})", 0
         if point in bug_reports:
             kind = "check"
+        elif section == ".text" and function_start(symbols, section, offset) not in called:
+            kind = "uncalled"
         elif section == ".text":
             kind = kind_of(source)
         else:
@@ -286,7 +399,7 @@ def main():
     out.append("")
     out.append("| kind | reached | points | share |")
     out.append("|---|---:|---:|---:|")
-    for kind in ("module", "generated", "bindings", "library", "check"):
+    for kind in ("module", "generated", "bindings", "library", "check", "uncalled"):
         hit, total = by_kind[kind]
         out.append(f"| {kind} | {hit} | {total} | {percent(hit, total):.1f} % |")
     out.append("")
@@ -329,7 +442,7 @@ def main():
           f"({percent(module_hit, module_total):.1f} %), {len(unreached)} unreached, "
           f"{unexplained} of them not explained; apart: " + ", ".join(
               f"{kind} {by_kind[kind][0]}/{by_kind[kind][1]}"
-              for kind in ("generated", "bindings", "library", "check")))
+              for kind in ("generated", "bindings", "library", "check", "uncalled")))
     for (source, function, reason), at in sorted(grouped.items()):
         if reason is None:
             print(f"coverage: unreached, not explained: {source}:"
