@@ -43,6 +43,7 @@ pub const FAULTS: &[Test] = &[
     ("genl_fail_nth_get_stats_dump_across_reads", || {
         each_allocation(Path::Typed(Transport::Genl, Kind::Dump))
     }),
+    ("fail_nth_module_load", each_allocation_of_the_module_load),
 ];
 
 fn unit() -> Transport {
@@ -230,5 +231,52 @@ fn each_allocation(path: Path) -> Result<()> {
     if matches!(path, Path::Typed(_, Kind::Dump)) {
         guest::unload()?;
     }
+    guest::ensure_kernel_log_clean()
+}
+
+/// Loads the module with each allocation of the load failed once, in
+/// order (the kernel's module loader, then the module's init: its kernel
+/// socket, per-namespace state and generic netlink family), until it loads
+/// with the fault unused. Each failed load must be refused with an error and
+/// leave nothing behind: the next load without a fault works and answers,
+/// and the debug run's kmemleak scan finds nothing.
+fn each_allocation_of_the_module_load() -> Result<()> {
+    allow_sleeping_allocations_to_fail()?;
+    guest::unload()?;
+    let module = std::fs::File::open(guest::MODULE).context("opening the module")?;
+    let fail_nth = FailNth::open()?;
+    let mut n = 1;
+    let mut refused = 0;
+    loop {
+        ensure!(
+            n <= 20 * MOST_SITES,
+            "the module load still hit a fault at site {n}"
+        );
+        fail_nth.arm(n)?;
+        let outcome = guest::insmod_file(&module, &[]);
+        let injected = fail_nth.disarm()?;
+        match outcome {
+            Ok(()) if !injected => break,
+            Ok(()) => guest::unload()?,
+            Err(_) => refused += 1,
+        }
+        ensure!(
+            !guest::is_loaded()?,
+            "a load failed at allocation {n} left the module loaded"
+        );
+        guest::load(&[]).with_context(|| format!("loading after failing allocation {n}"))?;
+        let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
+        socket
+            .echo(RawMessage {
+                kind: 0,
+                data: format!("after failing allocation {n} of a load").into_bytes(),
+            })
+            .with_context(|| format!("the echo after failing allocation {n} of a load"))?;
+        drop(socket);
+        guest::unload()?;
+        n += 1;
+    }
+    let sites = n - 1;
+    println!("       module load: {sites} allocation sites, each failed once: {refused} loads refused");
     guest::ensure_kernel_log_clean()
 }

@@ -22,7 +22,11 @@ pub fn is_loaded() -> Result<bool> {
 /// the calling thread, so that a coverage trace of it sees the module's
 /// init; `Err` is the kernel's refusal.
 pub fn insmod(params: &[&str]) -> std::io::Result<()> {
-    let module = std::fs::File::open(MODULE)?;
+    insmod_file(&std::fs::File::open(MODULE)?, params)
+}
+
+/// [`insmod`] from the module's open file.
+pub fn insmod_file(module: &std::fs::File, params: &[&str]) -> std::io::Result<()> {
     let params = CString::new(params.join(" ")).map_err(std::io::Error::other)?;
     // SAFETY: finit_module reads the descriptor and the NUL-terminated
     // parameter string, both alive for the call.
