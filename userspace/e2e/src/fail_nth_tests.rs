@@ -14,36 +14,61 @@ use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Request, Transpo
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
-pub const FAULTS: &[Test] = &[
-    ("fail_nth_raw_echo", || each_allocation(Path::RawEcho)),
-    ("fail_nth_batch_of_raw_echoes", || {
-        each_allocation(Path::RawBatch)
-    }),
-    ("fail_nth_typed_echo", || {
-        each_allocation(Path::Typed(unit(), Kind::Echo))
-    }),
-    ("fail_nth_broadcast", || {
-        each_allocation(Path::Typed(unit(), Kind::Broadcast))
-    }),
-    ("fail_nth_get_stats", || {
-        each_allocation(Path::Typed(unit(), Kind::Stats))
-    }),
-    ("fail_nth_get_stats_dump", || {
-        each_allocation(Path::Typed(unit(), Kind::Dump))
-    }),
-    ("genl_fail_nth_typed_echo", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Echo))
-    }),
-    ("genl_fail_nth_broadcast", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Broadcast))
-    }),
-    ("genl_fail_nth_get_stats", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Stats))
-    }),
-    ("genl_fail_nth_get_stats_dump_across_reads", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Dump))
-    }),
-];
+/// Run with `--faults`.
+pub fn faults() -> Vec<Test> {
+    tests! {
+        fail_nth_raw_echo,
+        fail_nth_batch_of_raw_echoes,
+        fail_nth_typed_echo,
+        fail_nth_broadcast,
+        fail_nth_get_stats,
+        fail_nth_get_stats_dump,
+        genl_fail_nth_typed_echo,
+        genl_fail_nth_broadcast,
+        genl_fail_nth_get_stats,
+        genl_fail_nth_get_stats_dump_across_reads,
+    }
+}
+
+fn fail_nth_raw_echo() -> Result<()> {
+    each_allocation(Path::RawEcho)
+}
+
+fn fail_nth_batch_of_raw_echoes() -> Result<()> {
+    each_allocation(Path::RawBatch)
+}
+
+fn fail_nth_typed_echo() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Echo))
+}
+
+fn fail_nth_broadcast() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Broadcast))
+}
+
+fn fail_nth_get_stats() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Stats))
+}
+
+fn fail_nth_get_stats_dump() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Dump))
+}
+
+fn genl_fail_nth_typed_echo() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Echo))
+}
+
+fn genl_fail_nth_broadcast() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Broadcast))
+}
+
+fn genl_fail_nth_get_stats() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Stats))
+}
+
+fn genl_fail_nth_get_stats_dump_across_reads() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Dump))
+}
 
 fn unit() -> Transport {
     Transport::Unit(crate::unit())

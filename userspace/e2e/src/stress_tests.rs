@@ -11,38 +11,26 @@ use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::Duration;
 
-pub const STRESS: &[Test] = &[
-    (
-        "eight_clients_in_parallel_every_reply_checked",
-        eight_clients_in_parallel,
-    ),
-    (
-        "slow_reader_drops_are_counted_exactly",
+/// Run with `--stress`.
+pub fn stress() -> Vec<Test> {
+    tests! {
+        eight_clients_in_parallel_every_reply_checked,
         slow_reader_drops_are_counted_exactly,
-    ),
-    (
-        "insmod_rmmod_100_times_under_load",
         insmod_rmmod_100_times_under_load,
-    ),
-    ("fuzz_campaign", fuzz_campaign),
-    (
-        "genl_and_unit_clients_share_the_counters_exactly",
+        fuzz_campaign,
         genl_and_unit_clients_share_the_counters_exactly,
-    ),
-    ("genl_fuzz_campaign", genl_fuzz_campaign),
-    (
-        "genl_rmmod_insmod_50_times_under_load",
+        genl_fuzz_campaign,
         genl_rmmod_insmod_50_times_under_load,
-    ),
-];
+    }
+}
 
-pub const FAULTS: &[Test] = &[
-    ("failslab_in_the_module_paths", failslab_in_the_module_paths),
-    (
-        "fail_page_alloc_in_the_module_paths",
+/// Run with `--faults`.
+pub fn faults() -> Vec<Test> {
+    tests![
+        failslab_in_the_module_paths,
         fail_page_alloc_in_the_module_paths,
-    ),
-];
+    ]
+}
 
 /// Echoes per client (`NLTEST_STRESS_ECHOES`, default 100000).
 fn echoes_per_client() -> u64 {
@@ -82,7 +70,7 @@ fn client_payload(client: u8, i: u64) -> Vec<u8> {
     data
 }
 
-fn eight_clients_in_parallel() -> Result<()> {
+fn eight_clients_in_parallel_every_reply_checked() -> Result<()> {
     let count = echoes_per_client();
     let clients: Vec<_> = (0..8u8)
         .map(|client| {

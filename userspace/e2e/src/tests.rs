@@ -12,76 +12,38 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-pub const ALL: &[Test] = &[
-    ("echo_payload_sizes", echo_payload_sizes),
-    ("echo_largest_datagram", echo_largest_datagram),
-    (
-        "datagram_over_the_socket_limit_is_refused",
-        datagram_over_the_socket_limit_is_refused,
-    ),
-    ("thousand_sequential_echoes", thousand_sequential_echoes),
-    (
-        "several_messages_in_one_sendmsg",
-        several_messages_in_one_sendmsg,
-    ),
-    (
-        "echoes_of_one_datagram_share_datagrams_in_order",
+/// The raw echo protocol's tests, the module's life cycle and parameters, the
+/// CLI and captures.
+pub fn tests() -> Vec<Test> {
+    tests! {
+        #[portable] echo_payload_sizes,
+        #[portable] echo_largest_datagram,
+        #[portable] datagram_over_the_socket_limit_is_refused,
+        #[portable] thousand_sequential_echoes,
+        #[portable] several_messages_in_one_sendmsg,
         echoes_of_one_datagram_share_datagrams_in_order,
-    ),
-    (
-        "echo_keeps_type_and_ignores_header_pid",
-        echo_keeps_type_and_ignores_header_pid,
-    ),
-    ("seed_unicast_client", seed_unicast_client),
-    ("seed_multicast_listener", seed_multicast_listener),
-    (
-        "two_clients_get_only_their_own_echoes",
-        two_clients_get_only_their_own_echoes,
-    ),
-    (
-        "group_listener_sees_broadcasts",
-        group_listener_sees_broadcasts,
-    ),
-    (
-        "raw_echo_broadcast_skips_the_sender",
-        raw_echo_broadcast_skips_the_sender,
-    ),
-    (
-        "malformed_lengths_are_answered_without_harm",
-        malformed_lengths_are_answered_without_harm,
-    ),
-    (
-        "slow_reader_gets_enobufs_and_never_stalls",
-        slow_reader_gets_enobufs_and_never_stalls,
-    ),
-    ("cli_echo_and_listen", cli_echo_and_listen),
-    (
-        "cli_bench_counts_its_syscalls",
+        #[portable] echo_keeps_type_and_ignores_header_pid,
+        #[portable] seed_unicast_client,
+        #[portable] seed_multicast_listener,
+        #[portable] two_clients_get_only_their_own_echoes,
+        #[portable] group_listener_sees_broadcasts,
+        #[portable] raw_echo_broadcast_skips_the_sender,
+        #[portable] malformed_lengths_are_answered_without_harm,
+        #[portable] slow_reader_gets_enobufs_and_never_stalls,
+        cli_echo_and_listen,
         cli_bench_counts_its_syscalls,
-    ),
-    (
-        "module_absent_gives_a_clear_error",
         module_absent_gives_a_clear_error,
-    ),
-    (
-        "silence_on_another_unit_names_the_unit",
         silence_on_another_unit_names_the_unit,
-    ),
-    ("taken_unit_refuses_to_load", taken_unit_refuses_to_load),
-    ("other_unit_parameter", other_unit_parameter),
-    ("rmmod_insmod_cycles", rmmod_insmod_cycles),
-    ("open_socket_pins_the_module", open_socket_pins_the_module),
-    ("rmmod_while_clients_send", rmmod_while_clients_send),
-    (
-        "capture_holds_a_genl_echo_and_its_reply",
+        taken_unit_refuses_to_load,
+        other_unit_parameter,
+        rmmod_insmod_cycles,
+        open_socket_pins_the_module,
+        rmmod_while_clients_send,
         capture_holds_a_genl_echo_and_its_reply,
-    ),
-    (
-        "capture_holds_a_raw_echo_on_netlink_usersock",
         capture_holds_a_raw_echo_on_netlink_usersock,
-    ),
-    ("kernel_log_is_clean", kernel_log_is_clean),
-];
+        kernel_log_is_clean,
+    }
+}
 
 const SHORT: Duration = Duration::from_millis(300);
 const LIMIT: Duration = Duration::from_secs(20);
