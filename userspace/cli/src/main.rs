@@ -3,7 +3,7 @@
 mod bench;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use nltest_client::bench::Protocol;
+use nltest_bench::Protocol;
 use nltest_client::{
     protocol, Broadcast, EchoSocket, Error, RawMessage, Request, Response, Stat, Transport,
 };

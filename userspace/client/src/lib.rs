@@ -7,7 +7,6 @@
 //! The typed service is reachable on the module's protocol unit or through
 //! its generic netlink family ([`genl`], [`Transport`]).
 
-pub mod bench;
 mod error;
 pub mod genl;
 pub mod message;

@@ -8,11 +8,11 @@
 //! front and are checked in place against the request's body, which an echo
 //! (raw or typed) carries back byte for byte.
 
-use crate::genl::GenlFamily;
-use crate::message::{encode, RawMessage, HEADER_LEN};
-use crate::service::{encode_genl_request, encode_request, Request};
-use crate::{EchoSocket, Error};
-use nltest_protocol::REPLY_DATAGRAM_MAX;
+use nltest_client::genl::GenlFamily;
+use nltest_client::message::{encode, RawMessage, HEADER_LEN};
+use nltest_client::protocol::REPLY_DATAGRAM_MAX;
+use nltest_client::service::{encode_genl_request, encode_request, Request};
+use nltest_client::{EchoSocket, Error};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn a_typed_body_is_the_data_attribute() {
         let batch = Batch::new(Protocol::Typed, b"abc", 1, None).unwrap();
-        assert_eq!(batch.kind, nltest_protocol::raw::msg::ECHO);
+        assert_eq!(batch.kind, nltest_client::protocol::raw::msg::ECHO);
         // nla_len 7, nla_type DATA, "abc" and one byte of padding.
         assert_eq!(batch.body, [7, 0, 1, 0, b'a', b'b', b'c', 0]);
     }
