@@ -2,7 +2,7 @@
 //!
 //! [`message`] (raw protocol) and [`service`] (typed requests) encode and
 //! decode on top of
-//! `netlink-packet-core`; [`EchoSocket`] sends and receives them on a
+//! `netlink-packet-core`; [`ModuleSocket`] sends and receives them on a
 //! `netlink-sys` socket, with timeouts and errors that say what went wrong.
 //! The typed service is reachable on the module's protocol unit or through
 //! its generic netlink family ([`genl`], [`Transport`]).
@@ -18,4 +18,7 @@ pub use genl::GenlFamily;
 pub use message::{RawMessage, Reply};
 pub use nltest_protocol as protocol;
 pub use service::{Event, Request, Response, Stat};
-pub use socket::{Broadcast, EchoSocket, Echoed, Transport, DEFAULT_TIMEOUT};
+/// [`ModuleSocket`]'s former name, kept only while `fuzz` still uses it
+/// (fuzzing moves to its own crate): new code says `ModuleSocket`.
+pub use socket::ModuleSocket as EchoSocket;
+pub use socket::{Broadcast, Echoed, ModuleSocket, Transport, DEFAULT_TIMEOUT};

@@ -44,9 +44,10 @@ impl NetlinkDeserializable for RawMessage {
 /// One message received from the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// An echo (or a broadcast of one): the request's type, sequence number
-    /// and payload.
-    Echo { seq: u32, message: RawMessage },
+    /// A message that is neither an error nor a control message: a raw
+    /// echo or a broadcast of one (the request's type, sequence number and
+    /// payload), a typed reply, an event or a part of a dump.
+    Message { seq: u32, message: RawMessage },
     /// An `NLMSG_ERROR` answering request `seq`: `errno` is positive, 0 for
     /// an acknowledgement; `ack` holds the extended ack, if any.
     Error { seq: u32, errno: i32, ack: ExtAck },
@@ -57,7 +58,7 @@ pub enum Reply {
 impl Reply {
     pub fn seq(&self) -> u32 {
         match self {
-            Self::Echo { seq, .. } | Self::Error { seq, .. } | Self::Control { seq, .. } => *seq,
+            Self::Message { seq, .. } | Self::Error { seq, .. } | Self::Control { seq, .. } => *seq,
         }
     }
 }
@@ -188,7 +189,7 @@ pub fn decode(mut datagram: &[u8]) -> Result<Vec<Reply>, Error> {
         let kind = message.header.message_type;
         let len = message.header.length as usize;
         replies.push(match message.payload {
-            NetlinkPayload::InnerMessage(message) => Reply::Echo { seq, message },
+            NetlinkPayload::InnerMessage(message) => Reply::Message { seq, message },
             NetlinkPayload::Error(error) => Reply::Error {
                 seq,
                 errno: -error.raw_code(),
@@ -234,15 +235,15 @@ mod tests {
         assert_eq!(
             replies,
             vec![
-                Reply::Echo {
+                Reply::Message {
                     seq: 1,
                     message: raw(0x42, b"")
                 },
-                Reply::Echo {
+                Reply::Message {
                     seq: 2,
                     message: raw(0x42, b"a")
                 },
-                Reply::Echo {
+                Reply::Message {
                     seq: 3,
                     message: raw(0x42, b"abcde")
                 },

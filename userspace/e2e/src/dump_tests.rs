@@ -30,7 +30,7 @@ fn one_part_per_round() -> Result<()> {
 }
 
 /// Sends a `get-stats` dump request with sequence number `seq`.
-fn start_dump(socket: &nltest_client::EchoSocket, seq: u32) -> Result<()> {
+fn start_dump(socket: &nltest_client::ModuleSocket, seq: u32) -> Result<()> {
     let mut datagram = Vec::new();
     socket.encode_request(&mut datagram, seq, false, &Request::GetStats { dump: true })?;
     socket.send_bytes(&datagram)?;
@@ -45,7 +45,7 @@ struct Drained {
     errors: Vec<(u32, i32)>,
 }
 
-fn drain_dump(socket: &mut nltest_client::EchoSocket, seq: u32) -> Result<Drained> {
+fn drain_dump(socket: &mut nltest_client::ModuleSocket, seq: u32) -> Result<Drained> {
     let mut drained = Drained::default();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -61,7 +61,7 @@ fn drain_dump(socket: &mut nltest_client::EchoSocket, seq: u32) -> Result<Draine
         };
         for reply in replies {
             match reply {
-                Reply::Echo { seq: s, message }
+                Reply::Message { seq: s, message }
                     if s == seq && message.kind == raw::msg::GET_STATS =>
                 {
                     drained.parts += 1

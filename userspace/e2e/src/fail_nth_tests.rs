@@ -10,7 +10,7 @@
 use crate::guest;
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Request, Transport};
+use nltest_client::{protocol::*, Error, ModuleSocket, RawMessage, Request, Transport};
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
@@ -157,7 +157,7 @@ fn allow_sleeping_allocations_to_fail() -> Result<()> {
 }
 
 /// One exchange of `path`: the answer, or the clear failure the client saw.
-fn exchange(path: Path, socket: &mut EchoSocket, round: u32) -> Result<(), Error> {
+fn exchange(path: Path, socket: &mut ModuleSocket, round: u32) -> Result<(), Error> {
     let data = format!("fail-nth round {round}").into_bytes();
     let raw = |data: Vec<u8>| RawMessage { kind: 0, data };
     match path {
@@ -199,7 +199,7 @@ impl Path {
     }
 }
 
-fn connect(path: Path) -> Result<EchoSocket> {
+fn connect(path: Path) -> Result<ModuleSocket> {
     Ok(path.transport().connect()?)
 }
 

@@ -25,7 +25,7 @@ fn typed_echo_replies_then_acks(t: Transport) -> Result<()> {
         replies.extend(socket.recv()?);
     }
     match replies.as_slice() {
-        [Reply::Echo { seq: 41, message }, Reply::Error {
+        [Reply::Message { seq: 41, message }, Reply::Error {
             seq: 41, errno: 0, ..
         }] if message.kind == raw::msg::ECHO => {
             let response = nltest_client::service::decode_response(message.kind, &message.data)?;
@@ -111,7 +111,7 @@ fn answers_to_one_datagram_come_in_order() -> Result<()> {
     let mut answers = Vec::new();
     while answers.len() < 8 {
         answers.extend(socket.recv()?.into_iter().map(|reply| match reply {
-            Reply::Echo { seq, .. } => (seq, "reply", 0, ExtAck::default()),
+            Reply::Message { seq, .. } => (seq, "reply", 0, ExtAck::default()),
             Reply::Error { seq, errno: 0, ack } => (seq, "ack", 0, ack),
             Reply::Error { seq, errno, ack } => (seq, "error", errno, ack),
             _ => (0, "other", 0, ExtAck::default()),

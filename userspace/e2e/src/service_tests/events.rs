@@ -5,7 +5,7 @@ use super::{echo, LIMIT, SHORT};
 use crate::Test;
 use anyhow::{bail, ensure, Result};
 use nltest_client::{
-    protocol::*, Broadcast, EchoSocket, Error, Event, Reply, Request, Response, Transport,
+    protocol::*, Broadcast, Error, Event, ModuleSocket, Reply, Request, Response, Transport,
 };
 
 pub fn tests() -> Vec<Test> {
@@ -71,10 +71,10 @@ fn sender_gets_its_event_only_with_nlm_f_echo(t: Transport) -> Result<()> {
         answers.extend(sender.recv()?);
     }
     match answers.as_slice() {
-        [Reply::Echo {
+        [Reply::Message {
             seq: 51,
             message: reply,
-        }, Reply::Echo {
+        }, Reply::Message {
             seq: 0,
             message: copy,
         }, Reply::Error {
@@ -113,7 +113,7 @@ fn sender_gets_its_event_only_with_nlm_f_echo(t: Transport) -> Result<()> {
         ensure!(
             matches!(
                 answers.as_slice(),
-                [Reply::Echo { seq: 0, message }, Reply::Error { seq: 52, errno: 0, .. }]
+                [Reply::Message { seq: 0, message }, Reply::Error { seq: 52, errno: 0, .. }]
                     if message.kind == raw::msg::EVENT
             ),
             "BROADCAST with NLM_F_ECHO: {answers:?}"
@@ -128,7 +128,7 @@ fn broadcast_reaches_the_chosen_group(t: Transport) -> Result<()> {
     let group = if t.is_genl() { ECHO_GROUP } else { 5 };
     let mut listener = t.listen(group)?;
     // Another group of the unit, or the same number on the other transport.
-    let mut elsewhere = EchoSocket::listen(DEFAULT_UNIT, ECHO_GROUP)?;
+    let mut elsewhere = ModuleSocket::listen(DEFAULT_UNIT, ECHO_GROUP)?;
     let mut sender = t.connect()?;
     sender.request(
         &Request::Broadcast {

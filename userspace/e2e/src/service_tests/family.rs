@@ -5,7 +5,7 @@ use super::{echo, HOST_PROGRAM_LIMIT};
 use crate::guest::{self, run};
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{protocol::*, Broadcast, EchoSocket, Error};
+use nltest_client::{protocol::*, Broadcast, Error, ModuleSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -50,7 +50,7 @@ fn genl_ctrl_shows_the_family() -> Result<()> {
         ensure!(output.contains(text.as_str()), "no {text:?} in:\n{output}");
     }
     // The family id it shows is the one the client resolved.
-    let family = EchoSocket::connect_genl()?
+    let family = ModuleSocket::connect_genl()?
         .genl_family()
         .cloned()
         .context("no family")?;
@@ -67,7 +67,7 @@ fn genl_ctrl_shows_the_family() -> Result<()> {
 /// nlctrl, version 2).
 fn genl_family_declares_ops_policies_and_permissions() -> Result<()> {
     use nltest_client::genl::*;
-    let socket = EchoSocket::connect_genl()?;
+    let socket = ModuleSocket::connect_genl()?;
     let family = socket.genl_family().context("no family")?;
     ensure!(
         family.version == u32::from(genl::FAMILY_VERSION),
@@ -98,7 +98,7 @@ fn genl_family_declares_ops_policies_and_permissions() -> Result<()> {
 
     // The policies, as the controller dumps them: each operation's request
     // attributes with the spec's checks.
-    let policies = EchoSocket::connect_genl()?.genl_policies()?;
+    let policies = ModuleSocket::connect_genl()?.genl_policies()?;
     for op in genl::OPERATIONS.iter().filter(|op| op.event.is_none()) {
         let request = op.doit.map_or(&[][..], |mode| mode.request);
         let mut expected: Vec<AttrPolicyInfo> = request
@@ -126,9 +126,9 @@ fn genl_rmmod_with_listeners_attached() -> Result<()> {
     // Generic netlink sockets do not pin the module: rmmod goes through with
     // listeners attached and a client sending, and takes the family away.
     let mut listeners = (0..4)
-        .map(|_| EchoSocket::listen_genl())
+        .map(|_| ModuleSocket::listen_genl())
         .collect::<Result<Vec<_>, _>>()?;
-    let mut sender = EchoSocket::connect_genl()?;
+    let mut sender = ModuleSocket::connect_genl()?;
     sender.request(&echo(b"before rmmod"), false)?;
     for listener in &mut listeners {
         ensure!(listener.recv_broadcasts()?.len() == 1);
@@ -158,7 +158,7 @@ fn genl_rmmod_with_listeners_attached() -> Result<()> {
         answered > 0,
         "nothing answered before rmmod ({refused} refused)"
     );
-    match EchoSocket::connect_genl() {
+    match ModuleSocket::connect_genl() {
         Err(Error::FamilyNotRegistered { .. }) => {}
         Err(other) => bail!("without the module, resolving the family failed with {other:?}"),
         Ok(_) => bail!("the family is still registered after rmmod"),
@@ -177,8 +177,8 @@ fn genl_rmmod_with_listeners_attached() -> Result<()> {
     }
     drop(listeners);
     guest::load(&[])?;
-    let mut listener = EchoSocket::listen_genl()?;
-    EchoSocket::connect_genl()?.request(&echo(b"after reload"), false)?;
+    let mut listener = ModuleSocket::listen_genl()?;
+    ModuleSocket::connect_genl()?.request(&echo(b"after reload"), false)?;
     ensure!(listener.recv_broadcasts()?.len() == 1);
     guest::ensure_kernel_log_clean()
 }

@@ -12,7 +12,7 @@ mod stats;
 
 use crate::Test;
 use anyhow::{bail, Result};
-use nltest_client::{protocol::*, EchoSocket, Request, Response, Stat, Transport};
+use nltest_client::{protocol::*, ModuleSocket, Request, Response, Stat, Transport};
 use std::time::Duration;
 
 /// The typed service's tests, concern by concern.
@@ -39,8 +39,8 @@ pub(super) const SHORT: Duration = Duration::from_millis(300);
 /// kernel when the host is busy.
 pub(super) const HOST_PROGRAM_LIMIT: Duration = Duration::from_secs(120);
 
-pub(super) fn unit() -> Result<EchoSocket> {
-    Ok(EchoSocket::connect(crate::unit())?)
+pub(super) fn unit() -> Result<ModuleSocket> {
+    Ok(ModuleSocket::connect(crate::unit())?)
 }
 
 pub(super) fn echo(data: &[u8]) -> Request {
@@ -58,7 +58,7 @@ pub(super) fn cli_args(t: Transport) -> &'static [&'static str] {
     }
 }
 
-pub(super) fn stats(socket: &mut EchoSocket, dump: bool) -> Result<Vec<Stat>> {
+pub(super) fn stats(socket: &mut ModuleSocket, dump: bool) -> Result<Vec<Stat>> {
     let responses = socket.request(&Request::GetStats { dump }, false)?;
     let mut stats = Vec::new();
     for response in responses {

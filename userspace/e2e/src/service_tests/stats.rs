@@ -5,7 +5,7 @@ use super::{echo, stats, unit, value};
 use crate::guest::{self};
 use crate::Test;
 use anyhow::{bail, ensure, Result};
-use nltest_client::{protocol::*, EchoSocket, RawMessage, Reply, Request, Response, Transport};
+use nltest_client::{protocol::*, ModuleSocket, RawMessage, Reply, Request, Response, Transport};
 
 pub fn tests() -> Vec<Test> {
     tests! {
@@ -20,7 +20,7 @@ fn stats_count_what_happened(t: Transport) -> Result<()> {
     let mut socket = t.connect()?;
     let mut raw = unit()?;
     let before = stats(&mut socket, false)?;
-    let _listener = EchoSocket::listen(DEFAULT_UNIT, 3)?;
+    let _listener = ModuleSocket::listen(DEFAULT_UNIT, 3)?;
     for data in [&b"ab"[..], b"cde", b""] {
         socket.request(&echo(data), false)?;
     }
@@ -103,7 +103,7 @@ fn dump_resumes_across_small_reads(t: Transport) -> Result<()> {
         datagrams += 1;
         for reply in replies {
             match reply {
-                Reply::Echo { seq: 77, message } if message.kind == raw::msg::GET_STATS => parts
+                Reply::Message { seq: 77, message } if message.kind == raw::msg::GET_STATS => parts
                     .push(nltest_client::service::decode_response(
                         message.kind,
                         &message.data,
