@@ -3,9 +3,9 @@
 //! and decoded by `netlink-packet-generic`), and the mapping between the
 //! unit's message types and the family's commands.
 
-use crate::message::{align, encode_inner};
+use crate::message::{encode_inner, messages};
 use crate::Error;
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
+use netlink_packet_core::{NetlinkPayload, NLM_F_REQUEST};
 use netlink_packet_generic::ctrl::nlas::{
     GenlCtrlAttrs, McastGrpAttrs, NlPolicyTypeAttrs, OpAttrs, OppolicyIndexAttr,
 };
@@ -74,12 +74,9 @@ pub(crate) fn encode_get_family(datagram: &mut Vec<u8>, seq: u32, name: &str) {
 /// number `seq`, in one datagram: the family, `Ok(None)` for another
 /// message, or [`Error::FamilyNotRegistered`].
 pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFamily>, Error> {
-    let mut rest = datagram;
-    while !rest.is_empty() {
-        let message = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(rest)
-            .map_err(|error| Error::Decode(format!("controller reply: {error}")))?;
-        let len = message.header.length as usize;
-        rest = rest.get(align(len.max(16))..).unwrap_or_default();
+    for message in messages::<GenlMessage<GenlCtrl>>(datagram) {
+        let message =
+            message.map_err(|error| Error::Decode(format!("controller reply: {error}")))?;
         if message.header.sequence_number != seq {
             continue;
         }
@@ -188,12 +185,9 @@ impl PolicyDump {
     /// Adds the parts of one datagram of the dump `seq`; returns whether
     /// the dump ended.
     pub(crate) fn add(&mut self, datagram: &[u8], seq: u32) -> Result<bool, Error> {
-        let mut rest = datagram;
-        while !rest.is_empty() {
-            let message = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(rest)
-                .map_err(|error| Error::Decode(format!("policy dump: {error}")))?;
-            let len = message.header.length as usize;
-            rest = rest.get(align(len.max(16))..).unwrap_or_default();
+        for message in messages::<GenlMessage<GenlCtrl>>(datagram) {
+            let message =
+                message.map_err(|error| Error::Decode(format!("policy dump: {error}")))?;
             if message.header.sequence_number != seq {
                 continue;
             }
