@@ -18,7 +18,4 @@ pub use genl::GenlFamily;
 pub use message::{RawMessage, Reply};
 pub use nltest_protocol as protocol;
 pub use service::{Event, Request, Response, Stat};
-/// [`ModuleSocket`]'s former name, kept only while `fuzz` still uses it
-/// (fuzzing moves to its own crate): new code says `ModuleSocket`.
-pub use socket::ModuleSocket as EchoSocket;
 pub use socket::{Broadcast, Echoed, ModuleSocket, Transport, DEFAULT_TIMEOUT};
