@@ -1,9 +1,7 @@
 //! `nltest bench`: runs the echo benchmark, optionally against a baseline
 //! module and a reference client in alternation, and prints the figures.
 
-use nltest_client::bench::{
-    batch_that_fits, median_and_spread, run_case, Case, CaseResult, Protocol, Run,
-};
+use nltest_bench::{batch_that_fits, median_and_spread, run_case, Case, CaseResult, Protocol, Run};
 use nltest_client::Error;
 use serde_json::{json, Value};
 use std::path::PathBuf;

@@ -3,9 +3,9 @@
 mod bench;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use nltest_client::bench::Protocol;
+use nltest_bench::Protocol;
 use nltest_client::{
-    protocol, Broadcast, EchoSocket, Error, RawMessage, Request, Response, Stat, Transport,
+    protocol, Broadcast, Error, ModuleSocket, RawMessage, Request, Response, Stat, Transport,
 };
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -233,7 +233,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Ok(())
     };
-    let connect = || -> Result<EchoSocket, Error> {
+    let connect = || -> Result<ModuleSocket, Error> {
         let mut socket = transport.connect()?;
         socket.set_timeout(timeout)?;
         Ok(socket)
@@ -431,7 +431,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-fn typed_echo(socket: &mut EchoSocket, data: &[u8], ack: bool) -> Result<(), Error> {
+fn typed_echo(socket: &mut ModuleSocket, data: &[u8], ack: bool) -> Result<(), Error> {
     let start = Instant::now();
     let responses = socket.request(
         &Request::Echo {

@@ -3,9 +3,9 @@
 //! and decoded by `netlink-packet-generic`), and the mapping between the
 //! unit's message types and the family's commands.
 
-use crate::message::{align, encode_inner};
+use crate::message::{encode_inner, messages};
 use crate::Error;
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
+use netlink_packet_core::{NetlinkPayload, NLM_F_REQUEST};
 use netlink_packet_generic::ctrl::nlas::{
     GenlCtrlAttrs, McastGrpAttrs, NlPolicyTypeAttrs, OpAttrs, OppolicyIndexAttr,
 };
@@ -67,26 +67,16 @@ pub(crate) fn encode_get_family(datagram: &mut Vec<u8>, seq: u32, name: &str) {
         nlas: vec![GenlCtrlAttrs::FamilyName(name.to_string())],
     });
     message.finalize();
-    let mut header = NetlinkHeader::default();
-    header.sequence_number = seq;
-    header.flags = NLM_F_REQUEST;
-    let mut message = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
-    message.finalize();
-    let start = datagram.len();
-    datagram.resize(start + align(message.buffer_len()), 0);
-    message.serialize(&mut datagram[start..start + message.buffer_len()]);
+    encode_inner(datagram, seq, NLM_F_REQUEST, message);
 }
 
 /// What the controller answered to `CTRL_CMD_GETFAMILY` with sequence
 /// number `seq`, in one datagram: the family, `Ok(None)` for another
 /// message, or [`Error::FamilyNotRegistered`].
 pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFamily>, Error> {
-    let mut rest = datagram;
-    while !rest.is_empty() {
-        let message = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(rest)
-            .map_err(|error| Error::Decode(format!("controller reply: {error}")))?;
-        let len = message.header.length as usize;
-        rest = rest.get(align(len.max(16))..).unwrap_or_default();
+    for message in messages::<GenlMessage<GenlCtrl>>(datagram) {
+        let message =
+            message.map_err(|error| Error::Decode(format!("controller reply: {error}")))?;
         if message.header.sequence_number != seq {
             continue;
         }
@@ -175,14 +165,12 @@ pub(crate) fn encode_get_policy(datagram: &mut Vec<u8>, seq: u32, id: u16) {
         nlas: vec![GenlCtrlAttrs::FamilyId(id)],
     });
     message.finalize();
-    let mut header = NetlinkHeader::default();
-    header.sequence_number = seq;
-    header.flags = NLM_F_REQUEST | netlink_packet_core::NLM_F_DUMP;
-    let mut message = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
-    message.finalize();
-    let start = datagram.len();
-    datagram.resize(start + align(message.buffer_len()), 0);
-    message.serialize(&mut datagram[start..start + message.buffer_len()]);
+    encode_inner(
+        datagram,
+        seq,
+        NLM_F_REQUEST | netlink_packet_core::NLM_F_DUMP,
+        message,
+    );
 }
 
 /// The parts of a policy dump read so far: each command's doit policy
@@ -197,12 +185,9 @@ impl PolicyDump {
     /// Adds the parts of one datagram of the dump `seq`; returns whether
     /// the dump ended.
     pub(crate) fn add(&mut self, datagram: &[u8], seq: u32) -> Result<bool, Error> {
-        let mut rest = datagram;
-        while !rest.is_empty() {
-            let message = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(rest)
-                .map_err(|error| Error::Decode(format!("policy dump: {error}")))?;
-            let len = message.header.length as usize;
-            rest = rest.get(align(len.max(16))..).unwrap_or_default();
+        for message in messages::<GenlMessage<GenlCtrl>>(datagram) {
+            let message =
+                message.map_err(|error| Error::Decode(format!("policy dump: {error}")))?;
             if message.header.sequence_number != seq {
                 continue;
             }
@@ -294,16 +279,6 @@ impl<I: netlink_packet_core::NetlinkSerializable> netlink_packet_core::NetlinkSe
     }
 }
 
-/// Appends `payload` as a message with `seq` and `flags`.
-pub(crate) fn encode_genl<I: netlink_packet_core::NetlinkSerializable>(
-    datagram: &mut Vec<u8>,
-    seq: u32,
-    flags: u16,
-    payload: GenlPayload<I>,
-) {
-    encode_inner(datagram, seq, flags, payload)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +307,21 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([datagram[4], datagram[5]]), 0x10);
         assert_eq!(datagram[16], 3);
         assert_eq!(&datagram[24..31], b"nltest\0");
+    }
+
+    #[test]
+    fn get_policy_request_layout() {
+        let mut datagram = Vec::new();
+        encode_get_policy(&mut datagram, 4, 0x17);
+        // header (a dump request), genl header (CTRL_CMD_GETPOLICY 10),
+        // CTRL_ATTR_FAMILY_ID 0x17 (4 + 2, padded to 8; the length counts
+        // the padding, as netlink-packet-core emits attributes)
+        assert_eq!(datagram.len(), 16 + 4 + 8);
+        assert_eq!(u32::from_ne_bytes(datagram[0..4].try_into().unwrap()), 28);
+        assert_eq!(u16::from_ne_bytes([datagram[4], datagram[5]]), 0x10);
+        assert_eq!(u16::from_ne_bytes([datagram[6], datagram[7]]), 0x301);
+        assert_eq!(u32::from_ne_bytes(datagram[8..12].try_into().unwrap()), 4);
+        assert_eq!(datagram[16], 10);
+        assert_eq!(&datagram[20..26], &[6, 0, 1, 0, 0x17, 0]);
     }
 }

@@ -2,12 +2,11 @@
 //!
 //! [`message`] (raw protocol) and [`service`] (typed requests) encode and
 //! decode on top of
-//! `netlink-packet-core`; [`EchoSocket`] sends and receives them on a
+//! `netlink-packet-core`; [`ModuleSocket`] sends and receives them on a
 //! `netlink-sys` socket, with timeouts and errors that say what went wrong.
 //! The typed service is reachable on the module's protocol unit or through
 //! its generic netlink family ([`genl`], [`Transport`]).
 
-pub mod bench;
 mod error;
 pub mod genl;
 pub mod message;
@@ -19,4 +18,4 @@ pub use genl::GenlFamily;
 pub use message::{RawMessage, Reply};
 pub use nltest_protocol as protocol;
 pub use service::{Event, Request, Response, Stat};
-pub use socket::{Broadcast, EchoSocket, Echoed, Transport, DEFAULT_TIMEOUT};
+pub use socket::{Broadcast, Echoed, ModuleSocket, Transport, DEFAULT_TIMEOUT};

@@ -2,8 +2,8 @@
 
 use crate::Error;
 use netlink_packet_core::{
-    NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
-    NlasIterator, NLMSG_ALIGNTO,
+    DecodeError, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NetlinkSerializable, NlasIterator, NLMSG_ALIGNTO,
 };
 use std::convert::Infallible;
 
@@ -44,9 +44,10 @@ impl NetlinkDeserializable for RawMessage {
 /// One message received from the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// An echo (or a broadcast of one): the request's type, sequence number
-    /// and payload.
-    Echo { seq: u32, message: RawMessage },
+    /// A message that is neither an error nor a control message: a raw
+    /// echo or a broadcast of one (the request's type, sequence number and
+    /// payload), a typed reply, an event or a part of a dump.
+    Message { seq: u32, message: RawMessage },
     /// An `NLMSG_ERROR` answering request `seq`: `errno` is positive, 0 for
     /// an acknowledgement; `ack` holds the extended ack, if any.
     Error { seq: u32, errno: i32, ack: ExtAck },
@@ -57,7 +58,7 @@ pub enum Reply {
 impl Reply {
     pub fn seq(&self) -> u32 {
         match self {
-            Self::Echo { seq, .. } | Self::Error { seq, .. } | Self::Control { seq, .. } => *seq,
+            Self::Message { seq, .. } | Self::Error { seq, .. } | Self::Control { seq, .. } => *seq,
         }
     }
 }
@@ -178,27 +179,49 @@ pub const fn align(len: usize) -> usize {
     (len + to - 1) & !(to - 1)
 }
 
+/// Every message of a datagram, in order, its payload decoded as `I`; after
+/// a message that does not decode (a length that runs past the datagram or
+/// is shorter than a header), nothing more.
+pub(crate) fn messages<I>(
+    datagram: &[u8],
+) -> impl Iterator<Item = Result<NetlinkMessage<I>, DecodeError>> + '_
+where
+    I: NetlinkDeserializable,
+{
+    let mut rest = datagram;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let message = NetlinkMessage::<I>::deserialize(rest);
+        rest = match &message {
+            Ok(message) => rest
+                .get(align(message.header.length as usize)..)
+                .unwrap_or_default(),
+            Err(_) => &[],
+        };
+        Some(message)
+    })
+}
+
 /// Decodes every message of a datagram, in order.
-pub fn decode(mut datagram: &[u8]) -> Result<Vec<Reply>, Error> {
-    let mut replies = Vec::new();
-    while !datagram.is_empty() {
-        let message = NetlinkMessage::<RawMessage>::deserialize(datagram)
-            .map_err(|error| Error::Decode(error.to_string()))?;
-        let seq = message.header.sequence_number;
-        let kind = message.header.message_type;
-        let len = message.header.length as usize;
-        replies.push(match message.payload {
-            NetlinkPayload::InnerMessage(message) => Reply::Echo { seq, message },
-            NetlinkPayload::Error(error) => Reply::Error {
-                seq,
-                errno: -error.raw_code(),
-                ack: ExtAck::parse(message.header.flags, &error.header),
-            },
-            _ => Reply::Control { seq, kind },
-        });
-        datagram = datagram.get(align(len)..).unwrap_or_default();
-    }
-    Ok(replies)
+pub fn decode(datagram: &[u8]) -> Result<Vec<Reply>, Error> {
+    messages::<RawMessage>(datagram)
+        .map(|message| {
+            let message = message.map_err(|error| Error::Decode(error.to_string()))?;
+            let seq = message.header.sequence_number;
+            let kind = message.header.message_type;
+            Ok(match message.payload {
+                NetlinkPayload::InnerMessage(message) => Reply::Message { seq, message },
+                NetlinkPayload::Error(error) => Reply::Error {
+                    seq,
+                    errno: -error.raw_code(),
+                    ack: ExtAck::parse(message.header.flags, &error.header),
+                },
+                _ => Reply::Control { seq, kind },
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -234,15 +257,15 @@ mod tests {
         assert_eq!(
             replies,
             vec![
-                Reply::Echo {
+                Reply::Message {
                     seq: 1,
                     message: raw(0x42, b"")
                 },
-                Reply::Echo {
+                Reply::Message {
                     seq: 2,
                     message: raw(0x42, b"a")
                 },
-                Reply::Echo {
+                Reply::Message {
                     seq: 3,
                     message: raw(0x42, b"abcde")
                 },

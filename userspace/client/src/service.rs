@@ -1,7 +1,7 @@
 //! The typed protocol: requests with attributes, and what the module
 //! answers, on `netlink-packet-core`'s attribute support.
 
-use crate::genl::{command_of, encode_genl, GenlFamily, GenlPayload};
+use crate::genl::{command_of, GenlFamily, GenlPayload};
 use crate::message::{encode_inner, HEADER_LEN};
 use crate::Error;
 use netlink_packet_core::{
@@ -148,7 +148,7 @@ pub fn encode_genl_request(
         version: genl::FAMILY_VERSION,
         attributes: encoded,
     };
-    encode_genl(datagram, seq, request.flags_with(flags), payload);
+    encode_inner(datagram, seq, request.flags_with(flags), payload);
     Ok(())
 }
 

@@ -15,8 +15,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// accepts by default (`net.core.wmem_default`, 208 KiB).
 const RECV_BUFFER_LEN: usize = 256 * 1024;
 
-/// A socket talking to the module's kernel socket.
-pub struct EchoSocket {
+/// A socket to the module: raw echoes on its protocol unit, typed requests
+/// and their replies, events and dumps on the unit or through its generic
+/// netlink family.
+pub struct ModuleSocket {
     socket: Socket,
     port_id: u32,
     next_seq: u32,
@@ -41,20 +43,20 @@ impl Transport {
     pub const UNIT: Self = Self::Unit(nltest_protocol::DEFAULT_UNIT);
 
     /// Opens a socket to the service.
-    pub fn connect(self) -> Result<EchoSocket, Error> {
+    pub fn connect(self) -> Result<ModuleSocket, Error> {
         match self {
-            Self::Unit(unit) => EchoSocket::connect(unit),
-            Self::Genl => EchoSocket::connect_genl(),
+            Self::Unit(unit) => ModuleSocket::connect(unit),
+            Self::Genl => ModuleSocket::connect_genl(),
         }
     }
 
     /// Opens a socket that joins multicast `group` of the service: on the
     /// unit, groups 1 to `GROUP_COUNT`; in the family, `ECHO_GROUP` only
     /// (`events`).
-    pub fn listen(self, group: u32) -> Result<EchoSocket, Error> {
+    pub fn listen(self, group: u32) -> Result<ModuleSocket, Error> {
         match self {
-            Self::Unit(unit) => EchoSocket::listen(unit, group),
-            Self::Genl if group == nltest_protocol::ECHO_GROUP => EchoSocket::listen_genl(),
+            Self::Unit(unit) => ModuleSocket::listen(unit, group),
+            Self::Genl if group == nltest_protocol::ECHO_GROUP => ModuleSocket::listen_genl(),
             Self::Genl => Err(Error::Io {
                 context: "the generic netlink family has one group, events (group 1)",
                 source: std::io::Error::from_raw_os_error(libc::EINVAL),
@@ -84,7 +86,7 @@ pub struct Echoed {
     pub round_trip: Duration,
 }
 
-impl EchoSocket {
+impl ModuleSocket {
     /// Opens a socket of protocol `unit`, bound to a port id the kernel picks,
     /// that asks for extended acks (`NETLINK_EXT_ACK`) without the request's
     /// payload (`NETLINK_CAP_ACK`).
@@ -335,7 +337,7 @@ impl EchoSocket {
         let mut replies = decode(&self.buffer[..len])?;
         if let Some(family) = &self.genl {
             for reply in &mut replies {
-                if let Reply::Echo { message, .. } = reply {
+                if let Reply::Message { message, .. } = reply {
                     if message.kind == family.id {
                         let Some(&cmd) = message.data.first() else {
                             return Err(Error::Decode(
@@ -384,7 +386,7 @@ impl EchoSocket {
         loop {
             for reply in self.recv()? {
                 match reply {
-                    Reply::Echo {
+                    Reply::Message {
                         seq: got,
                         message: echoed,
                     } if got == seq => {
@@ -411,7 +413,7 @@ impl EchoSocket {
     }
 }
 
-impl EchoSocket {
+impl ModuleSocket {
     /// Sends a typed request and collects its answer: the reply (`ECHO`,
     /// `GET_STATS`), every part of a dump, or nothing but the ack
     /// (`BROADCAST`, which is always acknowledged so that its errors show).
@@ -443,7 +445,7 @@ impl EchoSocket {
                         return Ok(responses);
                     }
                     Reply::Control { .. } => {}
-                    Reply::Echo { message, .. } => {
+                    Reply::Message { message, .. } => {
                         responses.push(decode_response(message.kind, &message.data)?);
                     }
                 }
@@ -463,7 +465,7 @@ impl EchoSocket {
     pub fn recv_broadcasts(&mut self) -> Result<Vec<Broadcast>, Error> {
         let mut broadcasts = Vec::new();
         for reply in self.recv()? {
-            if let Reply::Echo { seq, message } = reply {
+            if let Reply::Message { seq, message } = reply {
                 broadcasts.push(if message.kind == nltest_protocol::raw::msg::EVENT {
                     match decode_response(message.kind, &message.data)? {
                         Response::Event(event) => Broadcast::Event { seq, event },
@@ -510,7 +512,7 @@ pub(crate) fn check_echo(seq: u32, sent: &RawMessage, echoed: &RawMessage) -> Re
     })
 }
 
-impl std::os::fd::AsFd for EchoSocket {
+impl std::os::fd::AsFd for ModuleSocket {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.socket.as_fd()
     }

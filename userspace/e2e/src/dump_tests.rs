@@ -10,14 +10,14 @@ use anyhow::{bail, ensure, Context, Result};
 use nltest_client::{protocol::*, Error, Reply, Request, Transport};
 use std::time::{Duration, Instant};
 
-/// Each test on the module's protocol unit and again through its generic
-/// netlink family (named `genl_...`).
-pub const ALL: &[Test] = on_both_transports! {
-    "dump_socket_closed_midway_leaks_nothing" => socket_closed_midway,
-    "second_dump_while_one_runs_is_ebusy" => second_dump_is_ebusy,
-    "dump_into_a_full_receive_queue" => full_receive_queue,
-    "rmmod_waits_for_an_open_dump" => rmmod_waits_for_an_open_dump,
-};
+pub fn tests() -> Vec<Test> {
+    tests! {
+        #[on_both_transports] dump_socket_closed_midway_leaks_nothing,
+        #[on_both_transports] second_dump_while_one_runs_is_ebusy,
+        #[on_both_transports] dump_into_a_full_receive_queue,
+        #[on_both_transports] rmmod_waits_for_an_open_dump,
+    }
+}
 
 /// Parts of a whole `get-stats` dump: every counter, listeners per group.
 const PARTS: usize = Counter::ALL.len() - 1 + GROUP_COUNT as usize;
@@ -30,7 +30,7 @@ fn one_part_per_round() -> Result<()> {
 }
 
 /// Sends a `get-stats` dump request with sequence number `seq`.
-fn start_dump(socket: &nltest_client::EchoSocket, seq: u32) -> Result<()> {
+fn start_dump(socket: &nltest_client::ModuleSocket, seq: u32) -> Result<()> {
     let mut datagram = Vec::new();
     socket.encode_request(&mut datagram, seq, false, &Request::GetStats { dump: true })?;
     socket.send_bytes(&datagram)?;
@@ -45,7 +45,7 @@ struct Drained {
     errors: Vec<(u32, i32)>,
 }
 
-fn drain_dump(socket: &mut nltest_client::EchoSocket, seq: u32) -> Result<Drained> {
+fn drain_dump(socket: &mut nltest_client::ModuleSocket, seq: u32) -> Result<Drained> {
     let mut drained = Drained::default();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -61,7 +61,7 @@ fn drain_dump(socket: &mut nltest_client::EchoSocket, seq: u32) -> Result<Draine
         };
         for reply in replies {
             match reply {
-                Reply::Echo { seq: s, message }
+                Reply::Message { seq: s, message }
                     if s == seq && message.kind == raw::msg::GET_STATS =>
                 {
                     drained.parts += 1
@@ -80,7 +80,7 @@ fn drain_dump(socket: &mut nltest_client::EchoSocket, seq: u32) -> Result<Draine
 /// the middle, frees the dump: the module answers the next client and
 /// unloads (a dump left behind would pin it; the debug kernel's kmemleak
 /// would see what it leaked).
-fn socket_closed_midway(t: Transport) -> Result<()> {
+fn dump_socket_closed_midway_leaks_nothing(t: Transport) -> Result<()> {
     one_part_per_round()?;
     for read_before_close in [0, 1, PARTS / 2] {
         let mut socket = t.connect()?;
@@ -104,7 +104,7 @@ fn socket_closed_midway(t: Transport) -> Result<()> {
 
 /// A dump request on a socket whose dump runs is refused with `EBUSY`, as
 /// the netlink core answers; the running dump goes on to its end.
-fn second_dump_is_ebusy(t: Transport) -> Result<()> {
+fn second_dump_while_one_runs_is_ebusy(t: Transport) -> Result<()> {
     one_part_per_round()?;
     let mut socket = t.connect()?;
     start_dump(&socket, 1)?;
@@ -139,7 +139,7 @@ fn second_dump_is_ebusy(t: Transport) -> Result<()> {
 /// made while the first dump runs are refused (`EBUSY`, as far as the queue
 /// takes the errors), and the dump finishes correctly when read. The socket
 /// then serves a request as usual.
-fn full_receive_queue(t: Transport) -> Result<()> {
+fn dump_into_a_full_receive_queue(t: Transport) -> Result<()> {
     let mut socket = t.connect()?;
     socket.set_receive_queue_limit(2048)?;
     socket.set_timeout(Duration::from_secs(5))?;

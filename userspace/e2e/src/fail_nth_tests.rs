@@ -10,41 +10,70 @@
 use crate::guest;
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{protocol::*, EchoSocket, Error, RawMessage, Request, Transport};
+use nltest_client::{protocol::*, Error, ModuleSocket, RawMessage, Request, Transport};
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
-pub const FAULTS: &[Test] = &[
-    ("fail_nth_raw_echo", || each_allocation(Path::RawEcho)),
-    ("fail_nth_batch_of_raw_echoes", || {
-        each_allocation(Path::RawBatch)
-    }),
-    ("fail_nth_typed_echo", || {
-        each_allocation(Path::Typed(unit(), Kind::Echo))
-    }),
-    ("fail_nth_broadcast", || {
-        each_allocation(Path::Typed(unit(), Kind::Broadcast))
-    }),
-    ("fail_nth_get_stats", || {
-        each_allocation(Path::Typed(unit(), Kind::Stats))
-    }),
-    ("fail_nth_get_stats_dump", || {
-        each_allocation(Path::Typed(unit(), Kind::Dump))
-    }),
-    ("genl_fail_nth_typed_echo", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Echo))
-    }),
-    ("genl_fail_nth_broadcast", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Broadcast))
-    }),
-    ("genl_fail_nth_get_stats", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Stats))
-    }),
-    ("genl_fail_nth_get_stats_dump_across_reads", || {
-        each_allocation(Path::Typed(Transport::Genl, Kind::Dump))
-    }),
-    ("fail_nth_module_load", each_allocation_of_the_module_load),
-];
+/// Run with `--faults`.
+pub fn faults() -> Vec<Test> {
+    tests! {
+        fail_nth_raw_echo,
+        fail_nth_batch_of_raw_echoes,
+        fail_nth_typed_echo,
+        fail_nth_broadcast,
+        fail_nth_get_stats,
+        fail_nth_get_stats_dump,
+        genl_fail_nth_typed_echo,
+        genl_fail_nth_broadcast,
+        genl_fail_nth_get_stats,
+        genl_fail_nth_get_stats_dump_across_reads,
+        fail_nth_module_load,
+    }
+}
+
+fn fail_nth_raw_echo() -> Result<()> {
+    each_allocation(Path::RawEcho)
+}
+
+fn fail_nth_batch_of_raw_echoes() -> Result<()> {
+    each_allocation(Path::RawBatch)
+}
+
+fn fail_nth_typed_echo() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Echo))
+}
+
+fn fail_nth_broadcast() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Broadcast))
+}
+
+fn fail_nth_get_stats() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Stats))
+}
+
+fn fail_nth_get_stats_dump() -> Result<()> {
+    each_allocation(Path::Typed(unit(), Kind::Dump))
+}
+
+fn genl_fail_nth_typed_echo() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Echo))
+}
+
+fn genl_fail_nth_broadcast() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Broadcast))
+}
+
+fn genl_fail_nth_get_stats() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Stats))
+}
+
+fn genl_fail_nth_get_stats_dump_across_reads() -> Result<()> {
+    each_allocation(Path::Typed(Transport::Genl, Kind::Dump))
+}
+
+fn fail_nth_module_load() -> Result<()> {
+    each_allocation_of_the_module_load()
+}
 
 fn unit() -> Transport {
     Transport::Unit(crate::unit())
@@ -133,7 +162,7 @@ fn allow_sleeping_allocations_to_fail() -> Result<()> {
 }
 
 /// One exchange of `path`: the answer, or the clear failure the client saw.
-fn exchange(path: Path, socket: &mut EchoSocket, round: u32) -> Result<(), Error> {
+fn exchange(path: Path, socket: &mut ModuleSocket, round: u32) -> Result<(), Error> {
     let data = format!("fail-nth round {round}").into_bytes();
     let raw = |data: Vec<u8>| RawMessage { kind: 0, data };
     match path {
@@ -175,7 +204,7 @@ impl Path {
     }
 }
 
-fn connect(path: Path) -> Result<EchoSocket> {
+fn connect(path: Path) -> Result<ModuleSocket> {
     Ok(path.transport().connect()?)
 }
 
@@ -265,7 +294,7 @@ fn each_allocation_of_the_module_load() -> Result<()> {
             "a load failed at allocation {n} left the module loaded"
         );
         guest::load(&[]).with_context(|| format!("loading after failing allocation {n}"))?;
-        let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
+        let mut socket = ModuleSocket::connect(DEFAULT_UNIT)?;
         socket
             .echo(RawMessage {
                 kind: 0,

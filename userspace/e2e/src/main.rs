@@ -2,15 +2,44 @@
 //! module loaded (see qemu/run). Prints one line per test and closes with
 //! `N passed, N failed`; exits with 0 only when every test passed.
 
-/// The tests `test(transport)` listed, each on the module's protocol unit (as
-/// NAME) and through its generic netlink family (as `genl_NAME`).
-macro_rules! on_both_transports {
-    ($($name:literal => $test:ident,)*) => {
-        &[
-            $(
-                ($name, || $test(nltest_client::Transport::Unit(crate::unit()))),
-                (concat!("genl_", $name), || $test(nltest_client::Transport::Genl)),
-            )*
+/// The tests of a module, in order, each named after its function:
+/// `tests! { #[portable] echo_payload_sizes, #[on_both_transports] unknown_command }`.
+///
+/// - `#[portable]`: the test needs nothing but the raw echo and the typed
+///   `ECHO`, so `--reference` runs it against the C reference module.
+/// - `#[on_both_transports]`: the function takes a `Transport` and runs on
+///   the module's protocol unit (named after the function), then through its
+///   generic netlink family (`genl_` and the function's name). `#[portable]`
+///   applies to the unit's run only: the C reference has no family.
+macro_rules! tests {
+    ($($(#[$tag:ident])* $test:ident),* $(,)?) => {
+        [$(tests!(@register $test, false, false, $($tag)*)),*].concat()
+    };
+    (@register $test:ident, $portable:tt, $both:tt, portable $($tag:ident)*) => {
+        tests!(@register $test, true, $both, $($tag)*)
+    };
+    (@register $test:ident, $portable:tt, $both:tt, on_both_transports $($tag:ident)*) => {
+        tests!(@register $test, $portable, true, $($tag)*)
+    };
+    (@register $test:ident, $portable:tt, false,) => {
+        vec![crate::Test {
+            name: stringify!($test),
+            portable: $portable,
+            run: $test,
+        }]
+    };
+    (@register $test:ident, $portable:tt, true,) => {
+        vec![
+            crate::Test {
+                name: stringify!($test),
+                portable: $portable,
+                run: || $test(nltest_client::Transport::Unit(crate::unit())),
+            },
+            crate::Test {
+                name: concat!("genl_", stringify!($test)),
+                portable: false,
+                run: || $test(nltest_client::Transport::Genl),
+            },
         ]
     };
 }
@@ -29,8 +58,17 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// A test: its name and its body, which fails by returning an error.
-pub type Test = (&'static str, fn() -> anyhow::Result<()>);
+/// A test of the suite, as [`tests!`] registers it.
+#[derive(Clone, Copy)]
+pub struct Test {
+    /// Its name in the output and for the name filters.
+    pub name: &'static str,
+    /// Whether `--reference` runs it: it needs nothing but the raw echo and
+    /// the typed `ECHO`.
+    pub portable: bool,
+    /// Its body, which fails by returning an error.
+    pub run: fn() -> anyhow::Result<()>,
+}
 
 static REFERENCE_UNIT: OnceLock<u32> = OnceLock::new();
 
@@ -49,30 +87,19 @@ pub fn testing_nltest() -> bool {
     REFERENCE_UNIT.get().is_none()
 }
 
-/// The tests that need nothing but the raw echo and the typed `ECHO`: the
-/// ones `--reference` runs.
-const PORTABLE: &[&str] = &[
-    "echo_payload_sizes",
-    "echo_largest_datagram",
-    "datagram_over_the_socket_limit_is_refused",
-    "thousand_sequential_echoes",
-    "several_messages_in_one_sendmsg",
-    "echo_keeps_type_and_ignores_header_pid",
-    "seed_unicast_client",
-    "seed_multicast_listener",
-    "two_clients_get_only_their_own_echoes",
-    "group_listener_sees_broadcasts",
-    "raw_echo_broadcast_skips_the_sender",
-    "malformed_lengths_are_answered_without_harm",
-    "slow_reader_gets_enobufs_and_never_stalls",
-    "typed_echo_replies_then_acks",
-    "typed_echo_publishes_an_event",
-    "sender_gets_its_event_only_with_nlm_f_echo",
-    "missing_attribute_is_named",
-    "control_messages_are_never_echoed",
-    "unknown_attribute_points_at_it",
-    "payload_over_the_limit",
-];
+/// Every test, in the order they run: the default suite, then with `stress`
+/// and `faults` those of `--stress` and `--faults`.
+fn registered(stress: bool, faults: bool) -> Vec<Test> {
+    let mut all = [tests::tests(), service_tests::tests(), dump_tests::tests()].concat();
+    if stress {
+        all.extend(stress_tests::stress());
+    }
+    if faults {
+        all.extend(stress_tests::faults());
+        all.extend(fail_nth_tests::faults());
+    }
+    all
+}
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -83,6 +110,7 @@ fn main() -> ExitCode {
     };
     let stress = take_flag("--stress");
     let faults = take_flag("--faults");
+    let list = take_flag("--list");
     let mut skipped = Vec::new();
     while let Some(at) = args.iter().position(|a| a == "--skip") {
         let Some(filter) = args.get(at + 1).cloned() else {
@@ -113,26 +141,27 @@ fn main() -> ExitCode {
     }
     if args.iter().any(|a| a.starts_with('-')) {
         eprintln!(
-            "usage: nltest-e2e [--stress] [--faults] [--reference UNIT] [--coverage FILE] [--skip NAME-FILTER]... [NAME-FILTER]..."
+            "usage: nltest-e2e [--stress] [--faults] [--reference UNIT] [--coverage FILE] [--list] [--skip NAME-FILTER]... [NAME-FILTER]..."
         );
         return ExitCode::from(2);
     }
     let filter = args;
-    let selected = tests::ALL
-        .iter()
-        .chain(service_tests::ALL)
-        .chain(service_tests::SINGLE)
-        .chain(dump_tests::ALL)
-        .chain(if stress { stress_tests::STRESS } else { &[] })
-        .chain(if faults { stress_tests::FAULTS } else { &[] })
-        .chain(if faults { fail_nth_tests::FAULTS } else { &[] })
-        .filter(|(name, _)| testing_nltest() || PORTABLE.contains(name))
-        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
-        .filter(|(name, _)| !skipped.iter().any(|f| name.contains(f.as_str())));
+    let selected = registered(stress, faults)
+        .into_iter()
+        .filter(|test| testing_nltest() || test.portable)
+        .filter(|test| filter.is_empty() || filter.iter().any(|f| test.name.contains(f.as_str())))
+        .filter(|test| !skipped.iter().any(|f| test.name.contains(f.as_str())));
+    if list {
+        // What would run, without running it (the module need not be loaded).
+        for test in selected {
+            println!("{}", test.name);
+        }
+        return ExitCode::SUCCESS;
+    }
     let (mut passed, mut failed) = (0, 0);
-    for (name, test) in selected {
+    for Test { name, run, .. } in selected {
         let start = Instant::now();
-        let outcome = match coverage::trace(name, || panic::catch_unwind(AssertUnwindSafe(test))) {
+        let outcome = match coverage::trace(name, || panic::catch_unwind(AssertUnwindSafe(run))) {
             Ok(outcome) => outcome,
             Err(error) => {
                 println!("FAILED cannot trace {name}'s coverage: {error:#}");
@@ -178,5 +207,36 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod registration {
+    use super::*;
+
+    #[test]
+    fn every_test_has_a_name_of_its_own() {
+        let all = registered(true, true);
+        let mut names: Vec<&str> = all.iter().map(|test| test.name).collect();
+        names.sort_unstable();
+        let repeated: Vec<&[&str]> = names
+            .chunk_by(|a, b| a == b)
+            .filter(|c| c.len() > 1)
+            .collect();
+        assert!(
+            repeated.is_empty(),
+            "registered more than once: {repeated:?}"
+        );
+    }
+
+    #[test]
+    fn only_unit_runs_are_portable() {
+        // The C reference module has no generic netlink family.
+        let genl_portable: Vec<&str> = registered(true, true)
+            .iter()
+            .filter(|test| test.portable && test.name.starts_with("genl_"))
+            .map(|test| test.name)
+            .collect();
+        assert!(genl_portable.is_empty(), "{genl_portable:?}");
     }
 }

@@ -4,45 +4,33 @@ use crate::guest;
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
 use nltest_client::{
-    protocol::*, EchoSocket, Error, RawMessage, Request, Response, Stat, Transport,
+    protocol::*, Error, ModuleSocket, RawMessage, Request, Response, Stat, Transport,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::Duration;
 
-pub const STRESS: &[Test] = &[
-    (
-        "eight_clients_in_parallel_every_reply_checked",
-        eight_clients_in_parallel,
-    ),
-    (
-        "slow_reader_drops_are_counted_exactly",
+/// Run with `--stress`.
+pub fn stress() -> Vec<Test> {
+    tests! {
+        eight_clients_in_parallel_every_reply_checked,
         slow_reader_drops_are_counted_exactly,
-    ),
-    (
-        "insmod_rmmod_100_times_under_load",
         insmod_rmmod_100_times_under_load,
-    ),
-    ("fuzz_campaign", fuzz_campaign),
-    (
-        "genl_and_unit_clients_share_the_counters_exactly",
+        fuzz_campaign,
         genl_and_unit_clients_share_the_counters_exactly,
-    ),
-    ("genl_fuzz_campaign", genl_fuzz_campaign),
-    (
-        "genl_rmmod_insmod_50_times_under_load",
+        genl_fuzz_campaign,
         genl_rmmod_insmod_50_times_under_load,
-    ),
-];
+    }
+}
 
-pub const FAULTS: &[Test] = &[
-    ("failslab_in_the_module_paths", failslab_in_the_module_paths),
-    (
-        "fail_page_alloc_in_the_module_paths",
+/// Run with `--faults`.
+pub fn faults() -> Vec<Test> {
+    tests![
+        failslab_in_the_module_paths,
         fail_page_alloc_in_the_module_paths,
-    ),
-];
+    ]
+}
 
 /// Echoes per client (`NLTEST_STRESS_ECHOES`, default 100000).
 fn echoes_per_client() -> u64 {
@@ -64,7 +52,7 @@ fn stat(stats: &[Stat], which: Counter) -> u64 {
 }
 
 fn stats() -> Result<Vec<Stat>> {
-    let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
+    let mut socket = ModuleSocket::connect(DEFAULT_UNIT)?;
     let mut stats = Vec::new();
     for response in socket.request(&Request::GetStats { dump: false }, false)? {
         if let Response::Stats(part) = response {
@@ -82,12 +70,12 @@ fn client_payload(client: u8, i: u64) -> Vec<u8> {
     data
 }
 
-fn eight_clients_in_parallel() -> Result<()> {
+fn eight_clients_in_parallel_every_reply_checked() -> Result<()> {
     let count = echoes_per_client();
     let clients: Vec<_> = (0..8u8)
         .map(|client| {
             thread::spawn(move || -> Result<()> {
-                let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
+                let mut socket = ModuleSocket::connect(DEFAULT_UNIT)?;
                 for i in 0..count {
                     // Who sent it and which one it is, in every payload: a
                     // reply of another client or out of order fails `echo`.
@@ -105,7 +93,7 @@ fn eight_clients_in_parallel() -> Result<()> {
 
 fn slow_reader_drops_are_counted_exactly() -> Result<()> {
     let before = stats()?;
-    let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
+    let mut socket = ModuleSocket::connect(DEFAULT_UNIT)?;
     socket2::SockRef::from(&socket).set_recv_buffer_size(8192)?;
     let (batches, per_batch) = (40, 50);
     for batch in 0..batches {
@@ -152,7 +140,7 @@ fn insmod_rmmod_100_times_under_load() -> Result<()> {
                 let mut echoes = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let _open = gate.read().unwrap_or_else(|e| e.into_inner());
-                    if let Ok(mut socket) = EchoSocket::connect(DEFAULT_UNIT) {
+                    if let Ok(mut socket) = ModuleSocket::connect(DEFAULT_UNIT) {
                         let _ = socket.set_timeout(Duration::from_millis(500));
                         for _ in 0..5 {
                             if socket.echo(raw(vec![1; 64])).is_ok() {
@@ -246,7 +234,7 @@ fn genl_fuzz_campaign() -> Result<()> {
 }
 
 /// A typed echo of `data`, its answer checked.
-fn typed_echo(socket: &mut EchoSocket, data: Vec<u8>) -> Result<()> {
+fn typed_echo(socket: &mut ModuleSocket, data: Vec<u8>) -> Result<()> {
     let responses = socket.request(&Request::Echo { data: data.clone() }, false)?;
     ensure!(
         responses == [Response::Echo { data }],
@@ -313,13 +301,13 @@ fn genl_rmmod_insmod_50_times_under_load() -> Result<()> {
             thread::spawn(move || {
                 let (mut echoes, mut reconnects) = (0u64, 0u64);
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(mut socket) = EchoSocket::connect_genl() else {
+                    let Ok(mut socket) = ModuleSocket::connect_genl() else {
                         thread::sleep(Duration::from_millis(1));
                         continue;
                     };
                     reconnects += 1;
                     let _ = socket.set_timeout(Duration::from_millis(500));
-                    let _listener = EchoSocket::listen_genl();
+                    let _listener = ModuleSocket::listen_genl();
                     while !stop.load(Ordering::Relaxed) {
                         if typed_echo(&mut socket, vec![2; 64]).is_err() {
                             break;
@@ -355,7 +343,7 @@ fn genl_rmmod_insmod_50_times_under_load() -> Result<()> {
     println!("       {echoes} generic netlink echoes during 50 cycles, {reconnects} connections");
     ensure!(echoes > 0, "the clients got no echo at all");
     typed_echo(
-        &mut EchoSocket::connect_genl()?,
+        &mut ModuleSocket::connect_genl()?,
         b"after the cycles".to_vec(),
     )?;
     guest::ensure_kernel_log_clean()
@@ -398,7 +386,7 @@ impl Drop for FaultInjection {
 /// in this thread; the module must answer, refuse or drop, never crash.
 fn echoes_under_faults(dir: &'static str, size: usize) -> Result<()> {
     let outcome = thread::spawn(move || -> Result<(u32, u32)> {
-        let mut socket = EchoSocket::connect(DEFAULT_UNIT)?;
+        let mut socket = ModuleSocket::connect(DEFAULT_UNIT)?;
         socket.set_timeout(Duration::from_millis(200))?;
         let _faults = FaultInjection::arm(dir, 20)?;
         let (mut ok, mut failed) = (0, 0);

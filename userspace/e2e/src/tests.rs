@@ -4,7 +4,7 @@ use crate::capture::{Capture, Datagram, Message};
 use crate::guest::{self, first_line, run, wait_with_limit};
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{message::ExtAck, protocol::*, EchoSocket, Error, RawMessage, Reply};
+use nltest_client::{message::ExtAck, protocol::*, Error, ModuleSocket, RawMessage, Reply};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,76 +12,38 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-pub const ALL: &[Test] = &[
-    ("echo_payload_sizes", echo_payload_sizes),
-    ("echo_largest_datagram", echo_largest_datagram),
-    (
-        "datagram_over_the_socket_limit_is_refused",
-        datagram_over_the_socket_limit_is_refused,
-    ),
-    ("thousand_sequential_echoes", thousand_sequential_echoes),
-    (
-        "several_messages_in_one_sendmsg",
-        several_messages_in_one_sendmsg,
-    ),
-    (
-        "echoes_of_one_datagram_share_datagrams_in_order",
+/// The raw echo protocol's tests, the module's life cycle and parameters, the
+/// CLI and captures.
+pub fn tests() -> Vec<Test> {
+    tests! {
+        #[portable] echo_payload_sizes,
+        #[portable] echo_largest_datagram,
+        #[portable] datagram_over_the_socket_limit_is_refused,
+        #[portable] thousand_sequential_echoes,
+        #[portable] several_messages_in_one_sendmsg,
         echoes_of_one_datagram_share_datagrams_in_order,
-    ),
-    (
-        "echo_keeps_type_and_ignores_header_pid",
-        echo_keeps_type_and_ignores_header_pid,
-    ),
-    ("seed_unicast_client", seed_unicast_client),
-    ("seed_multicast_listener", seed_multicast_listener),
-    (
-        "two_clients_get_only_their_own_echoes",
-        two_clients_get_only_their_own_echoes,
-    ),
-    (
-        "group_listener_sees_broadcasts",
-        group_listener_sees_broadcasts,
-    ),
-    (
-        "raw_echo_broadcast_skips_the_sender",
-        raw_echo_broadcast_skips_the_sender,
-    ),
-    (
-        "malformed_lengths_are_answered_without_harm",
-        malformed_lengths_are_answered_without_harm,
-    ),
-    (
-        "slow_reader_gets_enobufs_and_never_stalls",
-        slow_reader_gets_enobufs_and_never_stalls,
-    ),
-    ("cli_echo_and_listen", cli_echo_and_listen),
-    (
-        "cli_bench_counts_its_syscalls",
+        #[portable] echo_keeps_type_and_ignores_header_pid,
+        #[portable] seed_unicast_client,
+        #[portable] seed_multicast_listener,
+        #[portable] two_clients_get_only_their_own_echoes,
+        #[portable] group_listener_sees_broadcasts,
+        #[portable] raw_echo_broadcast_skips_the_sender,
+        #[portable] malformed_lengths_are_answered_without_harm,
+        #[portable] slow_reader_gets_enobufs_and_never_stalls,
+        cli_echo_and_listen,
         cli_bench_counts_its_syscalls,
-    ),
-    (
-        "module_absent_gives_a_clear_error",
         module_absent_gives_a_clear_error,
-    ),
-    (
-        "silence_on_another_unit_names_the_unit",
         silence_on_another_unit_names_the_unit,
-    ),
-    ("taken_unit_refuses_to_load", taken_unit_refuses_to_load),
-    ("other_unit_parameter", other_unit_parameter),
-    ("rmmod_insmod_cycles", rmmod_insmod_cycles),
-    ("open_socket_pins_the_module", open_socket_pins_the_module),
-    ("rmmod_while_clients_send", rmmod_while_clients_send),
-    (
-        "capture_holds_a_genl_echo_and_its_reply",
+        taken_unit_refuses_to_load,
+        other_unit_parameter,
+        rmmod_insmod_cycles,
+        open_socket_pins_the_module,
+        rmmod_while_clients_send,
         capture_holds_a_genl_echo_and_its_reply,
-    ),
-    (
-        "capture_holds_a_raw_echo_on_netlink_usersock",
         capture_holds_a_raw_echo_on_netlink_usersock,
-    ),
-    ("kernel_log_is_clean", kernel_log_is_clean),
-];
+        kernel_log_is_clean,
+    }
+}
 
 const SHORT: Duration = Duration::from_millis(300);
 const LIMIT: Duration = Duration::from_secs(20);
@@ -98,17 +60,17 @@ fn pattern(len: usize, tag: u8) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8 ^ tag).collect()
 }
 
-fn connect() -> Result<EchoSocket> {
-    Ok(EchoSocket::connect(crate::unit())?)
+fn connect() -> Result<ModuleSocket> {
+    Ok(ModuleSocket::connect(crate::unit())?)
 }
 
 /// Receives until one datagram brings something, failing after the timeout.
-fn recv_one(socket: &mut EchoSocket) -> Result<Vec<Reply>> {
+fn recv_one(socket: &mut ModuleSocket) -> Result<Vec<Reply>> {
     Ok(socket.recv()?)
 }
 
 /// Asserts that nothing arrives within `SHORT`.
-fn expect_silence(socket: &mut EchoSocket) -> Result<()> {
+fn expect_silence(socket: &mut ModuleSocket) -> Result<()> {
     socket.set_timeout(SHORT)?;
     match socket.recv() {
         Err(Error::Timeout(_)) => Ok(()),
@@ -183,7 +145,7 @@ fn ensure_echoes(first: u32, sent: &[RawMessage], echoed: &[Reply]) -> Result<()
         sent.len()
     );
     for (i, (sent, reply)) in sent.iter().zip(echoed).enumerate() {
-        let expected = Reply::Echo {
+        let expected = Reply::Message {
             seq: first + i as u32,
             message: sent.clone(),
         };
@@ -273,7 +235,7 @@ fn echo_keeps_type_and_ignores_header_pid() -> Result<()> {
     let replies = recv_one(&mut sender)?;
     ensure!(
         replies
-            == [Reply::Echo {
+            == [Reply::Message {
                 seq: 99,
                 message: RawMessage {
                     kind: 0x1234,
@@ -339,13 +301,13 @@ fn two_clients_get_only_their_own_echoes() -> Result<()> {
 }
 
 fn group_listener_sees_broadcasts() -> Result<()> {
-    let mut listener = EchoSocket::listen(crate::unit(), ECHO_GROUP)?;
+    let mut listener = ModuleSocket::listen(crate::unit(), ECHO_GROUP)?;
     let mut sender = connect()?;
     for i in 0..10u32 {
         let data = format!("broadcast {i}").into_bytes();
         let echoed = sender.echo(raw(&data))?;
         let replies = recv_one(&mut listener)?;
-        let expected = Reply::Echo {
+        let expected = Reply::Message {
             seq: echoed.seq,
             message: raw(&data),
         };
@@ -361,10 +323,10 @@ fn group_listener_sees_broadcasts() -> Result<()> {
 /// A sender that listens to group 1 too gets its raw echo once: the
 /// broadcast skips its socket. Other listeners still get it.
 fn raw_echo_broadcast_skips_the_sender() -> Result<()> {
-    let mut sender = EchoSocket::listen(crate::unit(), ECHO_GROUP)?;
-    let mut other = EchoSocket::listen(crate::unit(), ECHO_GROUP)?;
+    let mut sender = ModuleSocket::listen(crate::unit(), ECHO_GROUP)?;
+    let mut other = ModuleSocket::listen(crate::unit(), ECHO_GROUP)?;
     let echoed = sender.echo(raw(b"once"))?;
-    let expected = Reply::Echo {
+    let expected = Reply::Message {
         seq: echoed.seq,
         message: raw(b"once"),
     };
@@ -423,7 +385,7 @@ fn malformed_lengths_are_answered_without_harm() -> Result<()> {
     ensure!(
         replies
             == [
-                Reply::Echo {
+                Reply::Message {
                     seq: 7,
                     message: raw(b"good")
                 },
@@ -563,7 +525,7 @@ fn module_absent_gives_a_clear_error() -> Result<()> {
         ),
         "nltest echo said: {output}"
     );
-    match EchoSocket::connect(DEFAULT_UNIT) {
+    match ModuleSocket::connect(DEFAULT_UNIT) {
         Err(Error::ModuleNotLoaded { unit: 17 }) => {}
         other => bail!("expected ModuleNotLoaded, got {:?}", other.map(|_| ())),
     }
@@ -625,10 +587,10 @@ fn taken_unit_refuses_to_load() -> Result<()> {
 fn other_unit_parameter() -> Result<()> {
     guest::unload()?;
     guest::load(&["unit=22"])?;
-    let mut socket = EchoSocket::connect(22)?;
+    let mut socket = ModuleSocket::connect(22)?;
     socket.echo(raw(b"on unit 22"))?;
     ensure!(matches!(
-        EchoSocket::connect(DEFAULT_UNIT),
+        ModuleSocket::connect(DEFAULT_UNIT),
         Err(Error::ModuleNotLoaded { unit: 17 })
     ));
     drop(socket);
@@ -640,7 +602,7 @@ fn rmmod_insmod_cycles() -> Result<()> {
         guest::unload()?;
         ensure!(
             matches!(
-                EchoSocket::connect(DEFAULT_UNIT),
+                ModuleSocket::connect(DEFAULT_UNIT),
                 Err(Error::ModuleNotLoaded { .. })
             ),
             "cycle {cycle}: protocol still registered after rmmod"
@@ -685,7 +647,7 @@ fn rmmod_while_clients_send() -> Result<()> {
                         continue;
                     }
                     // Fails while the module is away; that is expected.
-                    if let Ok(mut socket) = EchoSocket::connect(DEFAULT_UNIT) {
+                    if let Ok(mut socket) = ModuleSocket::connect(DEFAULT_UNIT) {
                         let _ = socket.set_timeout(Duration::from_millis(500));
                         for _ in 0..5 {
                             if socket.echo(raw(&[1u8; 64])).is_ok() {
@@ -757,7 +719,7 @@ fn capture_holds_a_genl_echo_and_its_reply() -> Result<()> {
     let untapped = unique_payload("raw echo on unit 17");
     connect()?.echo(raw(&untapped))?;
     let payload = unique_payload("typed echo through the family");
-    let mut socket = EchoSocket::connect_genl()?;
+    let mut socket = ModuleSocket::connect_genl()?;
     let family = socket.genl_family().context("no family resolved")?.id;
     socket.request(
         &nltest_client::Request::Echo {
@@ -830,7 +792,7 @@ fn capture_holds_a_raw_echo_on_netlink_usersock() -> Result<()> {
     let result = (|| -> Result<()> {
         let capture = Capture::start("nlmon-e2e", Path::new("/tmp/e2e-usersock.pcap"))?;
         let payload = unique_payload("raw echo on unit 2");
-        let echoed = EchoSocket::connect(NETLINK_USERSOCK.into())?.echo(raw(&payload))?;
+        let echoed = ModuleSocket::connect(NETLINK_USERSOCK.into())?.echo(raw(&payload))?;
         let copies = |datagrams: &[Datagram]| -> Vec<Message> {
             captured_messages(datagrams)
                 .filter(|(protocol, m)| *protocol == NETLINK_USERSOCK && m.payload == payload)

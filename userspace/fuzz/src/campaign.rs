@@ -4,7 +4,7 @@
 
 use crate::generator::Generator;
 use crate::mutate::{mutate, Datagram, Via};
-use nltest_client::{EchoSocket, Error, GenlFamily, RawMessage, Request, Response};
+use nltest_client::{Error, GenlFamily, ModuleSocket, RawMessage, Request, Response};
 use nltest_kcov::{Kcov, ModuleSections, Reached};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -92,7 +92,7 @@ pub struct Report {
 /// Checks that the module answers a raw and a typed echo correctly, on a
 /// fresh socket.
 pub fn health_check(unit: u32, iteration: u64) -> Result<(), Error> {
-    let mut socket = EchoSocket::connect(unit)?;
+    let mut socket = ModuleSocket::connect(unit)?;
     let data = format!("health check after {iteration} datagrams").into_bytes();
     socket.echo(RawMessage {
         kind: 0,
@@ -104,12 +104,12 @@ pub fn health_check(unit: u32, iteration: u64) -> Result<(), Error> {
 /// Checks that the module answers a typed echo correctly through its generic
 /// netlink family, on a fresh socket.
 pub fn genl_health_check(iteration: u64) -> Result<(), Error> {
-    let mut socket = EchoSocket::connect_genl()?;
+    let mut socket = ModuleSocket::connect_genl()?;
     let data = format!("health check after {iteration} datagrams").into_bytes();
     typed_echo(&mut socket, data)
 }
 
-fn typed_echo(socket: &mut EchoSocket, data: Vec<u8>) -> Result<(), Error> {
+fn typed_echo(socket: &mut ModuleSocket, data: Vec<u8>) -> Result<(), Error> {
     match socket
         .request(&Request::Echo { data: data.clone() }, true)?
         .as_slice()
@@ -121,15 +121,15 @@ fn typed_echo(socket: &mut EchoSocket, data: Vec<u8>) -> Result<(), Error> {
 
 /// The sockets of a campaign, one per way.
 struct Sockets {
-    unit: Option<(u32, EchoSocket)>,
-    genl: Option<(GenlFamily, EchoSocket)>,
+    unit: Option<(u32, ModuleSocket)>,
+    genl: Option<(GenlFamily, ModuleSocket)>,
 }
 
 impl Sockets {
     fn open(target: Target) -> Result<Self, Error> {
         let unit = match target {
             Target::Unit(unit) | Target::Both(unit) => {
-                let mut socket = EchoSocket::connect(unit)?;
+                let mut socket = ModuleSocket::connect(unit)?;
                 socket.set_nonblocking(true)?;
                 Some((unit, socket))
             }
@@ -137,7 +137,7 @@ impl Sockets {
         };
         let genl = match target {
             Target::Genl | Target::Both(_) => {
-                let mut socket = EchoSocket::connect_genl()?;
+                let mut socket = ModuleSocket::connect_genl()?;
                 let family = socket
                     .genl_family()
                     .cloned()
@@ -261,7 +261,7 @@ pub fn run(
 }
 
 /// Sends one datagram and reads whatever comes back.
-fn step(socket: &mut EchoSocket, datagram: &[u8], report: &mut Report) -> Result<(), Error> {
+fn step(socket: &mut ModuleSocket, datagram: &[u8], report: &mut Report) -> Result<(), Error> {
     report.datagrams += 1;
     report.bytes += datagram.len() as u64;
     match socket.send_bytes(datagram) {

@@ -8,11 +8,11 @@
 //! front and are checked in place against the request's body, which an echo
 //! (raw or typed) carries back byte for byte.
 
-use crate::genl::GenlFamily;
-use crate::message::{encode, RawMessage, HEADER_LEN};
-use crate::service::{encode_genl_request, encode_request, Request};
-use crate::{EchoSocket, Error};
-use nltest_protocol::REPLY_DATAGRAM_MAX;
+use nltest_client::genl::GenlFamily;
+use nltest_client::message::{encode, RawMessage, HEADER_LEN};
+use nltest_client::protocol::REPLY_DATAGRAM_MAX;
+use nltest_client::service::{encode_genl_request, encode_request, Request};
+use nltest_client::{Error, ModuleSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -107,8 +107,8 @@ pub fn batch_that_fits(size: usize, wanted: u32) -> u32 {
 /// `Protocol::Genl` goes through the family whatever `unit` is.
 pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, Error> {
     let mut socket = match case.protocol {
-        Protocol::Genl => EchoSocket::connect_genl()?,
-        _ => EchoSocket::connect(unit)?,
+        Protocol::Genl => ModuleSocket::connect_genl()?,
+        _ => ModuleSocket::connect(unit)?,
     };
     socket.set_timeout(timeout)?;
     let family = socket.genl_family().cloned();
@@ -142,7 +142,7 @@ pub fn run_case(unit: u32, case: Case, timeout: Duration) -> Result<CaseResult, 
 /// The run one echo at a time, after a warm-up: its figures and its median
 /// and 99th percentile latencies.
 fn one_at_a_time(
-    socket: &mut EchoSocket,
+    socket: &mut ModuleSocket,
     case: Case,
     payload: &[u8],
     family: Option<&GenlFamily>,
@@ -244,7 +244,7 @@ impl Batch {
     }
 
     /// Sends the whole batch in one `sendmsg` and waits for every echo.
-    fn round_trip(&mut self, socket: &mut EchoSocket) -> Result<(), Error> {
+    fn round_trip(&mut self, socket: &mut ModuleSocket) -> Result<(), Error> {
         let first = self.next_seq;
         for &offset in &self.offsets {
             self.datagram[offset + 8..offset + 12].copy_from_slice(&self.next_seq.to_ne_bytes());
@@ -384,7 +384,7 @@ impl ReplyBuffers {
     }
 
     /// One `recv` into the first slot.
-    fn recv_one(&mut self, socket: &EchoSocket) -> Result<usize, Error> {
+    fn recv_one(&mut self, socket: &ModuleSocket) -> Result<usize, Error> {
         let fd = socket.as_fd().as_raw_fd();
         // SAFETY: the first slot is valid for writes of `slot_len` bytes for
         // the duration of the call.
@@ -403,7 +403,7 @@ impl ReplyBuffers {
 
     /// One `recvmmsg`: waits for a datagram, then takes all that are queued,
     /// up to the number of slots.
-    fn recv_many(&mut self, socket: &EchoSocket) -> Result<usize, Error> {
+    fn recv_many(&mut self, socket: &ModuleSocket) -> Result<usize, Error> {
         let fd = socket.as_fd().as_raw_fd();
         debug_assert_eq!(self.iovecs.len(), self.headers.len());
         // SAFETY: every header points to one iovec of `self.iovecs`, which
@@ -434,7 +434,7 @@ impl ReplyBuffers {
 }
 
 /// The count a receive call returned, or what its errno means.
-fn received(result: isize, socket: &EchoSocket) -> Result<usize, Error> {
+fn received(result: isize, socket: &ModuleSocket) -> Result<usize, Error> {
     if result >= 0 {
         return Ok(result as usize);
     }
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn a_typed_body_is_the_data_attribute() {
         let batch = Batch::new(Protocol::Typed, b"abc", 1, None).unwrap();
-        assert_eq!(batch.kind, nltest_protocol::raw::msg::ECHO);
+        assert_eq!(batch.kind, nltest_client::protocol::raw::msg::ECHO);
         // nla_len 7, nla_type DATA, "abc" and one byte of padding.
         assert_eq!(batch.body, [7, 0, 1, 0, b'a', b'b', b'c', 0]);
     }
