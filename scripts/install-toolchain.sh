@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need: Debian packages, the
-# rust-src component and bindgen-cli. Safe to run again: each step is skipped
-# when what it installs is already there. The 7.3 source is fetched when a
-# 7.3 kernel is first built (scripts/kernel-source.sh).
+# rust-src component, bindgen-cli and virtiofsd. Safe to run again: each step
+# is skipped when what it installs is already there. The 7.3 source is
+# fetched when a 7.3 kernel is first built (scripts/kernel-source.sh).
 set -euo pipefail
 source "$(dirname "$0")/kernels.sh"
 
@@ -17,6 +17,7 @@ packages=(
     tcpdump tshark                                  # netlink captures (qemu/run --capture) and their decoding
     python3-yaml python3-jsonschema                 # the kernel's YNL tooling (tools/net/ynl)
     python3-pyroute2 libnl-3-dev libnl-genl-3-dev   # clients of other libraries, in the suite
+    libseccomp-dev libcap-ng-dev                    # virtiofsd's build (qemu/run's host share)
 )
 
 sudo_if_needed() {
@@ -43,4 +44,10 @@ fi
 if ! command -v bindgen >/dev/null 2>&1; then
     echo ">> cargo install bindgen-cli (about 70 s)"
     cargo install --locked bindgen-cli
+fi
+
+# qemu/run shares the host's file system over virtiofs with it (9p without).
+if ! command -v virtiofsd >/dev/null 2>&1 && [ ! -x ~/.cargo/bin/virtiofsd ]; then
+    echo ">> cargo install virtiofsd (about 3 min, 10 on a busy machine)"
+    cargo install --locked virtiofsd
 fi
