@@ -306,6 +306,8 @@ fn each_allocation_of_the_module_load() -> Result<()> {
         n += 1;
     }
     let sites = n - 1;
-    println!("       module load: {sites} allocation sites, each failed once: {refused} loads refused");
+    println!(
+        "       module load: {sites} allocation sites, each failed once: {refused} loads refused"
+    );
     guest::ensure_kernel_log_clean()
 }
