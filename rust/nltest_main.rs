@@ -34,7 +34,7 @@ use kernel::prelude::*;
 use netlink::{
     attribute_size, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Malformed,
     Message, MessageType, MessageWriter, NetId, OutMessage, Registration, Replies, Request, Sent,
-    Service, SocketConfig,
+    Served, Service, SocketConfig,
 };
 use protocol::{attrs, genl, raw, stat_attrs, Counter, ECHO_GROUP, GROUP_COUNT};
 
@@ -160,7 +160,7 @@ impl Service for NlTestService {
     /// The typed service, on the protocol unit and as the `nltest` generic
     /// netlink family: numbers, policies and permissions as the specs give
     /// them.
-    const COMMANDS: &'static [Command<Self>] = &[
+    const COMMANDS: &'static [Command<Counters>] = &[
         Command::new(&raw::ECHO, &genl::ECHO, echo, None),
         Command::new(&raw::BROADCAST, &genl::BROADCAST, broadcast, None),
         Command::new(
@@ -186,7 +186,11 @@ impl Service for NlTestService {
     fn raw_message(replies: &Replies<'_>, counters: &Counters, message: &Message<'_>) {
         let header = message.header();
         let payload = message.payload;
-        if replies.copy(header.kind, header.seq, payload).is_err() {
+        // The echo's delivery report counts its payload's bytes.
+        if replies
+            .copy(header.kind, header.seq, payload, payload.len())
+            .is_err()
+        {
             add(&counters.errors, 1);
         }
         let socket = replies.socket();
@@ -209,17 +213,20 @@ impl Service for NlTestService {
         }
     }
 
-    /// Replies are echoes: raw ones and `ECHO`'s.
+    /// Replies are echoes: raw ones and `ECHO`'s, each tallied with the
+    /// bytes of its payload.
     fn sent(counters: &Counters, sent: Sent) {
-        counters.count_send(&counters.echoes, sent.messages, sent.bytes, sent.result);
+        counters.count_send(&counters.echoes, sent.messages, sent.tally, sent.result);
     }
 
-    fn requested(counters: &Counters) {
+    /// Every typed request is counted, and those that fail as errors (a
+    /// dump that started did not fail). On the unit that includes unknown
+    /// commands, refused permissions and attributes the policy rejects;
+    /// over generic netlink the core answers those itself.
+    #[inline]
+    fn serve(counters: &Counters, dispatch: impl FnOnce() -> Result<Served>) -> Result<Served> {
         add(&counters.requests, 1);
-    }
-
-    fn failed(counters: &Counters, _error: Error) {
-        add(&counters.errors, 1);
+        dispatch().inspect_err(|_| add(&counters.errors, 1))
     }
 
     fn bind(counters: &Counters, group: u32) -> Result {

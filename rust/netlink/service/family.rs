@@ -7,15 +7,16 @@
 //!
 //! C header: [`include/net/genetlink.h`](srctree/include/net/genetlink.h).
 
-use super::command::{by_genl_cmd, Command};
+use super::command::{by_genl_cmd, Command, Service};
 use super::dump::{dump_round, Framing};
-use super::pernet::{state_of, state_of_net, Registration, Service};
-use super::request::{Request, Transport};
+use super::pernet::{state_of, state_of_net};
+use super::registration::Registration;
+use super::request::{Request, Served};
+use super::transport::Transport;
 use crate::bindings;
 use crate::netlink::attr::Attributes;
 use crate::netlink::genl::GenlInfo;
-use crate::netlink::skb::ReceivedSkb;
-use crate::netlink::to_result;
+use crate::netlink::skb::{to_result, ReceivedSkb};
 use core::ptr::NonNull;
 use kernel::{ffi, prelude::*, ThisModule};
 
@@ -71,7 +72,7 @@ unsafe extern "C" fn doit_callback<S: Service>(
     // outlives the family).
     let (info, skb) = unsafe { (GenlInfo::from_raw(info), ReceivedSkb::from_raw(skb)) };
     // The core calls the doit of registered commands only.
-    let Some(command) = by_genl_cmd::<S>(info.cmd()) else {
+    let Some(command) = by_genl_cmd(S::COMMANDS, info.cmd()) else {
         return crate::compat::code::eopnotsupp().to_errno();
     };
     let (table, len) = (
@@ -92,17 +93,14 @@ unsafe extern "C" fn doit_callback<S: Service>(
     // SAFETY: `nlhdr` is the request the core checked, `extack` its ack,
     // both valid until the doit returns.
     let request = unsafe { Request::new(transport, skb, info.raw().nlhdr, info.raw().extack) };
-    S::requested(state);
-    match (command.doit)(state, &request, &attributes) {
-        Ok(()) => 0,
-        Err(error) => {
-            S::failed(state, error);
-            error.to_errno()
-        }
+    let dispatch = || (command.doit)(state, &request, &attributes).map(|()| Served::Done);
+    match S::serve(state, dispatch) {
+        Ok(_) => 0,
+        Err(error) => error.to_errno(),
     }
 }
 
-/// The start of a dump of service `S`: counts the request.
+/// The start of a dump of service `S`, which the service sees served.
 ///
 /// # Safety
 ///
@@ -113,8 +111,10 @@ unsafe extern "C" fn start_callback<S: Service>(cb: *mut bindings::netlink_callb
     // request, sent to the generic netlink socket of a namespace where the
     // service is set up.
     let state = unsafe { state_of::<S>((*(*cb).skb).sk) };
-    S::requested(state);
-    0
+    match S::serve(state, || Ok(Served::DumpStarted)) {
+        Ok(_) => 0,
+        Err(error) => error.to_errno(),
+    }
 }
 
 /// The dumpit of every dumpable operation of service `S`.
@@ -134,16 +134,16 @@ unsafe extern "C" fn dumpit_callback<S: Service>(
         let info = bindings::genl_info_dump(cb);
         ((*info).family, (*(*info).genlhdr).cmd)
     };
+    let Some(dumpit) = by_genl_cmd(S::COMMANDS, cmd).and_then(|command| command.dumpit) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: the core passes a valid callback state whose `skb` is the
+    // request, sent to the generic netlink socket of a namespace where the
+    // service is set up, which lives as long as the reader's socket.
+    let state = unsafe { state_of::<S>((*(*cb).skb).sk) };
     // SAFETY: called by the core for a dump of the family, whose framing
     // this is.
-    unsafe {
-        dump_round::<S>(
-            skb,
-            cb,
-            Framing::Generic { family, cmd },
-            by_genl_cmd::<S>(cmd),
-        )
-    }
+    unsafe { dump_round(skb, cb, Framing::Generic { family, cmd }, state, dumpit) }
 }
 
 /// What the kernel reads of a registered family: the family, its operations
@@ -186,7 +186,7 @@ impl<S: Service> Family<S> {
         service: Registration<S>,
         config: FamilyConfig<'_>,
     ) -> Result<Self> {
-        let commands: &[Command<S>] = S::COMMANDS;
+        let commands: &[Command<S::State>] = S::COMMANDS;
         if commands.len() > MAX_OPS || config.groups.len() > MAX_GROUPS {
             return Err(EINVAL);
         }
