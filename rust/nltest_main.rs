@@ -32,9 +32,9 @@ use compat::{module, Zeroable};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use netlink::{
-    attribute_size, Attributes, Command, DumpWriter, Family, FamilyConfig, Group, Malformed,
-    Message, MessageType, MessageWriter, NetId, OutMessage, Registration, Replies, Request, Sent,
-    Served, Service, SocketConfig,
+    attribute_size, split_ops_len, Attributes, Command, DumpWriter, Family, FamilyRegistration,
+    Groups, Malformed, Message, MessageType, MessageWriter, NetId, OutMessage, Registration,
+    Replies, Request, Sent, Served, Service, SocketConfig, SplitOps,
 };
 use protocol::{attrs, genl, raw, stat_attrs, Counter, ECHO_GROUP, GROUP_COUNT};
 
@@ -151,6 +151,17 @@ struct NlTestService;
 
 static NET_ID: NetId = NetId::new();
 
+/// The `nltest` generic netlink family: the commands of the service, a do
+/// for each and a dump for `GET_STATS`.
+static FAMILY: Family<NlTestService> = Family::new(genl::FAMILY_NAME, genl::FAMILY_VERSION, &OPS);
+static OPS: SplitOps<{ split_ops_len(NlTestService::COMMANDS) }> = SplitOps::new::<NlTestService>();
+/// The family's groups (`events`): joining is privileged unless
+/// `nonroot_listen=1`, as for the groups of the unit (group flags are fixed
+/// at registration).
+static FAMILY_GROUPS: Groups<{ genl::MCAST_GROUPS.len() }> = Groups::new(genl::MCAST_GROUPS, false);
+static FAMILY_GROUPS_NONROOT: Groups<{ genl::MCAST_GROUPS.len() }> =
+    Groups::new(genl::MCAST_GROUPS, true);
+
 /// What `ECHO` publishes and `BROADCAST` sends, on each transport.
 const EVENT: MessageType = MessageType::of(&raw::EVENT, &genl::EVENT);
 
@@ -161,14 +172,9 @@ impl Service for NlTestService {
     /// netlink family: numbers, policies and permissions as the specs give
     /// them.
     const COMMANDS: &'static [Command<Counters>] = &[
-        Command::new(&raw::ECHO, &genl::ECHO, echo, None),
-        Command::new(&raw::BROADCAST, &genl::BROADCAST, broadcast, None),
-        Command::new(
-            &raw::GET_STATS,
-            &genl::GET_STATS,
-            get_stats,
-            Some(dump_stats),
-        ),
+        netlink::command!(raw::ECHO, genl::ECHO, echo, None),
+        netlink::command!(raw::BROADCAST, genl::BROADCAST, broadcast, None),
+        netlink::command!(raw::GET_STATS, genl::GET_STATS, get_stats, Some(dump_stats)),
     ];
 
     fn net_id() -> &'static NetId {
@@ -345,7 +351,7 @@ fn dump_stats(counters: &Counters, writer: &mut DumpWriter<'_>) -> Result {
 
 struct NlTest {
     /// The family, which owns the per-namespace registration.
-    _family: Family<NlTestService>,
+    _family: FamilyRegistration<NlTestService>,
 }
 
 impl kernel::Module for NlTest {
@@ -359,26 +365,21 @@ impl kernel::Module for NlTest {
                 pr_err!("netlink protocol unit {unit} is already registered by another kernel socket; pick a free one with unit=N\n");
             }
         })?;
-        // Joining `events` is privileged unless nonroot_listen=1, as for the
-        // groups of the unit: group flags are fixed at registration.
-        let events = genl::MCAST_GROUPS[0];
-        let groups = [Group {
-            name: events.name,
-            admin_only: events.uns_admin_perm && !NONROOT_LISTEN.load(Ordering::Relaxed),
-        }];
-        let config = FamilyConfig {
-            name: genl::FAMILY_NAME,
-            version: genl::FAMILY_VERSION,
-            groups: &groups,
+        let groups = if NONROOT_LISTEN.load(Ordering::Relaxed) {
+            &FAMILY_GROUPS_NONROOT
+        } else {
+            &FAMILY_GROUPS
         };
-        let family = Family::register(module, service, config).inspect_err(|&error| {
-            if error == EEXIST {
-                pr_err!(
-                    "generic netlink family {} is already registered\n",
-                    genl::FAMILY_NAME
-                );
-            }
-        })?;
+        let family = FAMILY
+            .register(module, service, groups)
+            .inspect_err(|&error| {
+                if error == EEXIST {
+                    pr_err!(
+                        "generic netlink family {} is already registered\n",
+                        genl::FAMILY_NAME
+                    );
+                }
+            })?;
         pr_info!(
             "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups; generic netlink family {}\n",
             genl::FAMILY_NAME

@@ -72,7 +72,7 @@ pub(crate) trait Service: 'static {
 }
 
 /// The request attributes of an operation's `do`, as its spec lists them.
-const fn do_request(operation: &Operation<impl Copy>) -> &'static [AttrSpec] {
+pub(crate) const fn do_request(operation: &Operation<impl Copy>) -> &'static [AttrSpec] {
     match operation.doit {
         Some(mode) => mode.request,
         None => &[],
@@ -108,22 +108,27 @@ impl<T: 'static> Command<T> {
     /// The command that one operation of the specs describes, on the
     /// protocol unit (`unit`) and in the generic netlink family (`genl`):
     /// its numbers, each transport's policy (the attributes of its `do`
-    /// request, with that transport's `checks`), its permission. Fails the
-    /// build when the specs and the handlers disagree on dumps.
+    /// request, with that transport's `checks`: [`command!`] builds them),
+    /// its permission. Fails the build when the specs and the handlers
+    /// disagree on dumps or the policies do not cover the operations'
+    /// attribute sets.
     pub(crate) const fn new(
         unit: &Operation<u16>,
         genl: &Operation<u8>,
+        unit_policy: Policy,
+        genl_policy: Policy,
         doit: DoIt<T>,
         dumpit: Option<DumpIt<T>>,
     ) -> Self {
         assert!(unit.doit.is_some() && genl.doit.is_some());
         assert!(unit.dumpit.is_some() == dumpit.is_some());
         assert!(genl.dumpit.is_some() == dumpit.is_some());
+        assert!(unit_policy.max_attr() == unit.attr_max && genl_policy.max_attr() == genl.attr_max);
         Self {
             name: genl.name,
             message_type: MessageType::of(unit, genl),
-            unit_policy: Policy::new(unit.attr_max, do_request(unit)),
-            genl_policy: Policy::new(genl.attr_max, do_request(genl)),
+            unit_policy,
+            genl_policy,
             // The netlink-raw spec format has no permission flags: the
             // family's spec speaks for both transports.
             uns_admin_perm: genl.uns_admin_perm,
@@ -154,3 +159,31 @@ pub(super) fn by_genl_cmd<T>(
         .iter()
         .find(|command| command.message_type.cmd == cmd)
 }
+
+/// The [`Command`] that operation `$unit` of the protocol unit's spec and
+/// `$genl` of the family's describe, served by `$doit` and, for dumps,
+/// `$dumpit` (an `Option`), with each transport's policy in static memory,
+/// `attr_max + 1` entries each.
+macro_rules! command {
+    ($unit:path, $genl:path, $doit:expr, $dumpit:expr $(,)?) => {
+        $crate::netlink::Command::new(
+            &$unit,
+            &$genl,
+            const {
+                &$crate::netlink::PolicyTable::<{ $unit.attr_max as usize + 1 }>::new(
+                    $crate::netlink::do_request(&$unit),
+                )
+            }
+            .policy(),
+            const {
+                &$crate::netlink::PolicyTable::<{ $genl.attr_max as usize + 1 }>::new(
+                    $crate::netlink::do_request(&$genl),
+                )
+            }
+            .policy(),
+            $doit,
+            $dumpit,
+        )
+    };
+}
+pub(crate) use command;

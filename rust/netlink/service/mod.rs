@@ -33,9 +33,9 @@ mod request;
 mod transport;
 mod unit;
 
-pub(crate) use command::{Command, Service};
+pub(crate) use command::{command, do_request, Command, Service};
 pub(crate) use dump::DumpWriter;
-pub(crate) use family::{Family, FamilyConfig, Group};
+pub(crate) use family::{split_ops_len, Family, FamilyRegistration, Groups, SplitOps};
 pub(crate) use net_id::NetId;
 pub(crate) use registration::Registration;
 pub(crate) use replies::{Replies, Sent};

@@ -7,8 +7,7 @@ use super::transport::{MessageType, Transport};
 use crate::bindings;
 use crate::compat::CStrExt;
 use crate::netlink::attr::{Attr, Attributes, Policy};
-use crate::netlink::message::HEADER_LEN;
-use crate::netlink::skb::{to_result, MessageWriter, OutMessage, ReceivedSkb};
+use crate::netlink::skb::{MessageWriter, OutMessage, ReceivedSkb};
 use core::{ffi::CStr, fmt::Write};
 use kernel::{ffi, prelude::*};
 
@@ -107,44 +106,13 @@ impl<'a> Request<'a> {
             .sender_has_net_capability(bindings::CAP_NET_ADMIN as i32)
     }
 
-    /// Parses the attributes of a request of the protocol unit against
-    /// `policy`, strictly: unknown, malformed or out-of-range attributes fail
-    /// with the kernel's own errno and extended ack message, pointing at the
-    /// attribute. (The generic netlink core does the same for the family.)
-    /// The policy is `'static`: the netlink core may read it after the
-    /// request callback returned, when it writes the ack. The attributes go
-    /// into `attributes`.
+    /// Validates `attributes`, the request's own, against `policy`, as
+    /// [`Attributes::validate`] does. (The generic netlink core does the
+    /// same for the family.)
     #[inline]
-    pub(super) fn parse_into(
-        &self,
-        policy: &'static Policy,
-        attributes: &mut Attributes<'a>,
-    ) -> Result {
-        let policy_table = policy.table();
-        // SAFETY: `header` is valid and `nlmsg_len >= NLMSG_HDRLEN` (type
-        // invariant), so the attributes span `nlmsg_len - NLMSG_HDRLEN` bytes
-        // right after the header, inside the skb, which lives for `'a`.
-        // `table` and the policy have room for `max_attr + 1 <= POLICY_LEN`
-        // entries; on success `__nla_parse` leaves in them checked attributes.
-        unsafe {
-            attributes.parse_with(|table| {
-                let head = self
-                    .header
-                    .cast::<u8>()
-                    .add(HEADER_LEN)
-                    .cast::<bindings::nlattr>();
-                let len = (*self.header).nlmsg_len as usize - HEADER_LEN;
-                to_result(bindings::__nla_parse(
-                    table,
-                    policy.max_attr().into(),
-                    head,
-                    len as i32,
-                    policy_table.0.as_ptr(),
-                    bindings::NLTEST_VALIDATE_STRICT,
-                    self.extack,
-                ))
-            })
-        }
+    pub(super) fn parse(&self, policy: Policy, attributes: &'a [u8]) -> Result<Attributes<'a>> {
+        // SAFETY: `extack` is valid and the request's alone (type invariant).
+        unsafe { Attributes::validate(attributes, policy, self.extack) }
     }
 
     /// The attribute `attr`, which the operation requires: when the request
@@ -185,7 +153,7 @@ impl<'a> Request<'a> {
         self.set_error_message(message);
         // SAFETY: `extack` is valid by the type invariant; `attr` lies in the
         // request, which lives until the ack is sent.
-        unsafe { (*self.extack).bad_attr = attr.ptr };
+        unsafe { (*self.extack).bad_attr = attr.as_ptr() };
     }
 
     /// Sets a formatted extended ack message (at most 79 bytes are kept),

@@ -14,7 +14,6 @@ use super::replies::{Replies, Sent};
 use super::request::{Request, Served};
 use super::transport::Transport;
 use crate::bindings;
-use crate::netlink::attr::Attributes;
 use crate::netlink::message::Message;
 use crate::netlink::skb::{to_result, ReceivedSkb};
 use crate::netlink::socket::{Socket, SocketCallbacks};
@@ -135,8 +134,7 @@ fn dispatch<S: Service>(
         request.set_error_fmt(format_args!("{} needs CAP_NET_ADMIN", command.name));
         return Err(EPERM);
     }
-    let mut attributes = Attributes::empty();
-    request.parse_into(&command.unit_policy, &mut attributes)?;
+    let attributes = request.parse(command.unit_policy, message.payload)?;
     if request.is_dump() && command.dumpit.is_some() {
         return start_dump::<S>(replies, received, message);
     }
