@@ -9,7 +9,7 @@ use super::pernet::{per_net, PerNet};
 use super::unit::callbacks;
 use crate::bindings;
 use crate::netlink::socket::KernelSocket;
-use core::{marker::PhantomData, ptr::NonNull, sync::atomic::Ordering};
+use core::{marker::PhantomData, sync::atomic::Ordering};
 use kernel::{ffi, prelude::*};
 
 /// The `init` of the service's `pernet_operations`: creates the kernel
@@ -53,28 +53,46 @@ unsafe extern "C" fn net_exit<S: Service>(net: *mut bindings::net) {
 ///
 /// # Invariants
 ///
-/// `ops` is a registered `pernet_operations` this object owns, whose id is
-/// `S::net_id()`, claimed by this registration.
+/// `net_id` is `S::net_id()`, claimed by this registration, and its
+/// `pernet_operations` are registered.
 pub(crate) struct Registration<S: Service> {
-    ops: NonNull<bindings::pernet_operations>,
-    _service: PhantomData<S>,
+    net_id: &'static NetId,
+    _service: PhantomData<fn() -> S>,
 }
-
-// SAFETY: the registration is only used to unregister, from any thread.
-unsafe impl<S: Service> Send for Registration<S> {}
-// SAFETY: no method takes `&self`.
-unsafe impl<S: Service> Sync for Registration<S> {}
 
 impl<S: Service> Registration<S> {
     /// Registers the service: creates its kernel socket in every namespace.
     /// Fails with `EBUSY` while another registration of the service lives:
     /// its id is the service's own, and registering writes it.
     pub(crate) fn new() -> Result<Self> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::STATE_NEEDS_NO_DROP;
         let net_id = S::net_id();
         if net_id.claimed.swap(true, Ordering::AcqRel) {
             return Err(EBUSY);
         }
-        Self::register(net_id).inspect_err(|_| net_id.claimed.store(false, Ordering::Release))
+        let ops = net_id.ops.get();
+        // SAFETY: claimed by this call, the operations are ours to write
+        // (type invariant of `NetId`); they are static, so they stay at
+        // their address until unregistered in `drop`. `net_init` and
+        // `net_exit` are those of `S`, whose storage is a `PerNet<S>` under
+        // this id.
+        let errno = unsafe {
+            (*ops).init = Some(net_init::<S>);
+            (*ops).exit = Some(net_exit::<S>);
+            (*ops).id = net_id.id.get();
+            (*ops).size = core::mem::size_of::<PerNet<S>>();
+            bindings::register_pernet_subsys(ops)
+        };
+        if let Err(error) = kernel::error::to_result(errno) {
+            net_id.claimed.store(false, Ordering::Release);
+            return Err(error);
+        }
+        // INVARIANT: claimed and registered.
+        Ok(Self {
+            net_id,
+            _service: PhantomData,
+        })
     }
 
     /// Fails the build for a `State` with a destructor: the kernel frees the
@@ -83,44 +101,13 @@ impl<S: Service> Registration<S> {
         !core::mem::needs_drop::<S::State>(),
         "a Service::State with a destructor would never be dropped"
     );
-
-    fn register(net_id: &'static NetId) -> Result<Self> {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::STATE_NEEDS_NO_DROP;
-        let ops = KBox::new(
-            bindings::pernet_operations {
-                init: Some(net_init::<S>),
-                exit: Some(net_exit::<S>),
-                id: net_id.id.get(),
-                size: core::mem::size_of::<PerNet<S>>(),
-                ..Default::default()
-            },
-            GFP_KERNEL,
-        )?;
-        let ops = NonNull::from(KBox::leak(ops));
-        // SAFETY: `ops` is valid and stays at its address until unregistered
-        // in `drop`.
-        let errno = unsafe { bindings::register_pernet_subsys(ops.as_ptr()) };
-        if let Err(error) = kernel::error::to_result(errno) {
-            // SAFETY: not registered: the box is ours again.
-            drop(unsafe { KBox::from_raw(ops.as_ptr()) });
-            return Err(error);
-        }
-        Ok(Self {
-            ops,
-            _service: PhantomData,
-        })
-    }
 }
 
 impl<S: Service> Drop for Registration<S> {
     fn drop(&mut self) {
         // SAFETY: registered (type invariant); after unregistering, the
-        // kernel no longer uses `ops`, which came from `KBox::leak`.
-        unsafe {
-            bindings::unregister_pernet_subsys(self.ops.as_ptr());
-            drop(KBox::from_raw(self.ops.as_ptr()));
-        }
-        S::net_id().claimed.store(false, Ordering::Release);
+        // kernel no longer uses the operations.
+        unsafe { bindings::unregister_pernet_subsys(self.net_id.ops.get()) };
+        self.net_id.claimed.store(false, Ordering::Release);
     }
 }
