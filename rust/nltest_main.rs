@@ -357,6 +357,10 @@ struct NlTest {
 impl kernel::Module for NlTest {
     fn init(module: &'static ThisModule) -> Result<Self> {
         load_parameters();
+        // A module built with NLTEST_SELFTEST=1 tests its netlink layer
+        // first, and refuses to load when a test fails.
+        #[cfg(nltest_selftest)]
+        netlink::selftest::run()?;
         let unit = UNIT.load(Ordering::Relaxed);
         let service = Registration::<NlTestService>::new().inspect_err(|&error| {
             if error == EINVAL {

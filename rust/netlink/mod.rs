@@ -21,6 +21,8 @@
 mod attr;
 mod genl;
 mod message;
+#[cfg(nltest_selftest)]
+pub(crate) mod selftest;
 mod service;
 mod skb;
 mod socket;
