@@ -28,5 +28,7 @@ static inline u32 nltest_skb_sender_uid(const struct sk_buff *skb)
 /* Macros bindgen cannot evaluate, as constants (like the kernel's own helpers). */
 const unsigned int NLTEST_VALIDATE_STRICT = NL_VALIDATE_STRICT;
 const u8 NLTEST_GENL_MCAST_CAP_NET_ADMIN = GENL_MCAST_CAP_NET_ADMIN;
+const u8 NLTEST_GENL_CMD_CAP_DO = GENL_CMD_CAP_DO;
+const u8 NLTEST_GENL_CMD_CAP_DUMP = GENL_CMD_CAP_DUMP;
 const size_t NLTEST_GENL_HDRLEN = GENL_HDRLEN;
 const size_t NLTEST_NLMSG_GOODSIZE = NLMSG_GOODSIZE;

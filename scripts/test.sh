@@ -2,7 +2,9 @@
 # The whole test suite: lints, host unit tests, then on each test kernel
 # (every supported one, or KERNEL) the module's and the C reference's
 # warning-free builds, the end-to-end suite inside the guest and a netlink
-# capture decoded on the host (scripts/check-capture.sh), with a closing line
+# capture decoded on the host (scripts/check-capture.sh), the netlink
+# layer's own tests (a module built with NLTEST_SELFTEST=1 runs them at
+# load), with a closing line
 # per kernel. Ends with the total `N passed, N failed` and
 # exits 0 only when everything passed.
 set -euo pipefail
@@ -56,6 +58,26 @@ for kernel in "${kernels[@]}"; do
         done <<<"$summaries"
         if [ "$(grep -c . <<<"$summaries")" -ne 2 ]; then
             echo "error: linux $release: an end-to-end suite did not finish (see above)" >&2
+            kernel_failed=$((kernel_failed + 1))
+        fi
+        # The netlink layer's own tests (rust/netlink/selftest.rs), in a
+        # module built with them, which runs them when it loads.
+        echo ">> linux $release: the netlink layer's tests (NLTEST_SELFTEST=1)" >&2
+        selftest=build/linux-$kernel/selftest
+        if NLTEST_SELFTEST=1 scripts/build-module.sh "$kdir" "$selftest" >"$logs/selftest-build-$kernel" 2>&1; then
+            KDIR=$kdir qemu/run --kernel "$kernel" --add "$selftest/rust/nltest.ko" -- \
+                sh -c 'rmmod nltest && insmod /added/nltest.ko; dmesg | grep "layer selftest"' \
+                | tee "$logs/selftest-$kernel" || true
+        else
+            cat "$logs/selftest-build-$kernel" >&2
+        fi
+        selftest_counts=$(tr -d '\r' <"$logs/selftest-$kernel" 2>/dev/null |
+            sed -n 's/.*layer selftest: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
+        if [ -n "$selftest_counts" ]; then
+            read -r selftest_passed selftest_failed <<<"$selftest_counts"
+            kernel_passed=$((kernel_passed + selftest_passed)) kernel_failed=$((kernel_failed + selftest_failed))
+        else
+            echo "error: linux $release: the layer's tests did not run (see above)" >&2
             kernel_failed=$((kernel_failed + 1))
         fi
         echo ">> linux $release: qemu/run --capture, decoded on the host by tshark" >&2

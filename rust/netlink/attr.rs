@@ -5,138 +5,161 @@
 
 use crate::bindings;
 use crate::protocol::ynl::{AttrSpec, AttrType};
-use core::marker::PhantomData;
-
-/// Room of every policy and attribute table: attribute types 0 to
-/// `POLICY_LEN - 1`.
-pub(crate) const POLICY_LEN: usize = 8;
+use kernel::prelude::*;
 
 /// Size of an attribute's header, aligned (`NLA_HDRLEN`).
-const ATTR_HEADER_LEN: usize = (core::mem::size_of::<bindings::nlattr>() + 3) & !3;
+pub(super) const ATTR_HEADER_LEN: usize = (core::mem::size_of::<bindings::nlattr>() + 3) & !3;
+
+/// The bits of `nla_type` that are the type (`NLA_TYPE_MASK`): without
+/// `NLA_F_NESTED` and `NLA_F_NET_BYTEORDER`.
+const ATTR_TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
 
 /// A strict attribute policy: the attributes a command takes, among types
 /// `1..=max_attr`, with the types and `checks` of their spec. Type 0, types
-/// not listed and types above `max_attr` are rejected. The same policy serves both transports: the module parses the
-/// requests of its own unit with it, and the generic netlink core those of
-/// the family (where `genl ctrl` shows it).
+/// not listed and types above `max_attr` are rejected. The same policy serves
+/// both transports: the module validates the requests of its own unit with
+/// it, and the generic netlink core those of the family (where `genl ctrl`
+/// shows it).
 ///
-/// The kernel's form of the policy is built in constant context, so that a
-/// policy declared in a constant lives in static memory: the netlink core
-/// keeps a pointer to the policy entry a bad attribute broke
-/// (`extack->policy`) and reads it after the request callback has returned,
-/// to describe it in the ack.
+/// The kernel's form of the policy, a [`PolicyTable`], is built in constant
+/// context and lives in static memory: the netlink core keeps a pointer to
+/// the policy entry a bad attribute broke (`extack->policy`) and reads it
+/// after the request callback has returned, to describe it in the ack.
+#[derive(Clone, Copy)]
 pub(crate) struct Policy {
-    max_attr: u16,
-    table: PolicyTable,
+    /// Entries `0..=max_attr`.
+    table: &'static [bindings::nla_policy],
 }
 
 impl Policy {
-    /// A policy for attribute types up to `max_attr` that accepts `attrs`,
-    /// as a YNL spec describes them. In constant context an attribute type
-    /// the kernel's policies cannot check here fails the build.
-    pub(crate) const fn new(max_attr: u16, attrs: &'static [AttrSpec]) -> Self {
-        assert!((max_attr as usize) < POLICY_LEN, "max_attr over POLICY_LEN");
-        let mut table = PolicyTable::empty();
-        let mut i = 0;
-        while i < attrs.len() {
-            assert!(attrs[i].value != 0 && attrs[i].value <= max_attr);
-            table.set(&attrs[i]);
-            i += 1;
-        }
-        Self { max_attr, table }
-    }
-
     /// The highest attribute type the policy covers.
-    pub(super) fn max_attr(&self) -> u16 {
-        self.max_attr
+    #[inline]
+    pub(crate) const fn max_attr(&self) -> u16 {
+        (self.table.len() - 1) as u16
     }
 
-    /// The kernel's form of the policy (`struct nla_policy[]`).
-    pub(super) fn table(&self) -> &PolicyTable {
-        &self.table
+    /// The kernel's form of the policy (`struct nla_policy[]`), of
+    /// `max_attr + 1` entries.
+    #[inline]
+    pub(crate) const fn as_ptr(&self) -> *const bindings::nla_policy {
+        self.table.as_ptr()
     }
 }
 
-/// A policy as the kernel reads it: entries `0..=max_attr` are used.
-pub(super) struct PolicyTable(pub(super) [bindings::nla_policy; POLICY_LEN]);
+/// A policy as the kernel reads it, for attribute types up to `N - 1`:
+/// built in constant context from a spec's attribute list, as YNL-generated
+/// C declares `nla_policy` arrays of `ATTR_MAX + 1` entries.
+pub(crate) struct PolicyTable<const N: usize>([bindings::nla_policy; N]);
 
 // SAFETY: a policy table is not written after its construction, and the
 // pointers of its unions are all null: sharing it between threads is sound.
-unsafe impl Sync for PolicyTable {}
+unsafe impl<const N: usize> Sync for PolicyTable<N> {}
 
-impl PolicyTable {
-    /// A policy that accepts no attribute.
-    const fn empty() -> Self {
+impl<const N: usize> PolicyTable<N> {
+    /// A policy for attribute types up to `N - 1` that accepts `attrs`, as
+    /// a YNL spec describes them. In constant context an attribute type the
+    /// kernel's policies cannot check here, or one above `N - 1`, fails the
+    /// build.
+    pub(crate) const fn new(attrs: &[AttrSpec]) -> Self {
+        assert!(
+            N >= 1 && N <= u16::MAX as usize,
+            "a policy has 1 to 65535 entries"
+        );
         // SAFETY: `nla_policy` holds integers, and unions of integers and
         // pointers: all-zero is valid, and means `NLA_UNSPEC` with no
         // validation, which a strict parse rejects.
-        Self(unsafe { core::mem::zeroed() })
+        let mut table: [bindings::nla_policy; N] = unsafe { core::mem::zeroed() };
+        let mut i = 0;
+        while i < attrs.len() {
+            assert!(attrs[i].value != 0 && (attrs[i].value as usize) < N);
+            set(&mut table[attrs[i].value as usize], &attrs[i]);
+            i += 1;
+        }
+        Self(table)
     }
 
-    /// Accepts `attr`: binary attributes of any length, u32 attributes
-    /// within the spec's `min`/`max` (`NLA_VALIDATE_RANGE`, whose bounds
-    /// are `s16`).
-    // Mutable references and pointer writes in `const fn` need Rust 1.83,
-    // newer than the kernel's minimum (1.78): the module needs 1.83.
-    #[allow(clippy::incompatible_msrv)]
-    const fn set(&mut self, attr: &AttrSpec) {
-        let entry = &mut self.0[attr.value as usize];
-        match attr.kind {
-            AttrType::Binary => entry.type_ = bindings::NLA_BINARY as u8,
-            AttrType::U32 => {
-                entry.type_ = bindings::NLA_U32 as u8;
-                if attr.min.is_none() && attr.max.is_none() {
-                    return;
-                }
-                let min = match attr.min {
-                    Some(min) => min,
-                    None => 0,
-                };
-                let max = match attr.max {
-                    Some(max) => max,
-                    None => i16::MAX as i64,
-                };
-                assert!(min >= 0 && min <= max && max <= i16::MAX as i64);
-                entry.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_RANGE as u8;
-                let range = bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 {
-                    min: min as i16,
-                    max: max as i16,
-                };
-                let union = core::ptr::addr_of_mut!(entry.__bindgen_anon_1)
-                    .cast::<bindings::nla_policy__bindgen_ty_1__bindgen_ty_1>();
-                // SAFETY: `union` points to the union in `entry`, which is
-                // large enough for each of its variants; `min`/`max` is the
-                // variant range validation of a u32 reads.
-                unsafe { union.write(range) };
-            }
-            _ => panic!("an attribute type requests cannot carry here"),
-        }
+    /// The policy, for a table in static memory.
+    pub(crate) const fn policy(&'static self) -> Policy {
+        Policy { table: &self.0 }
     }
 }
 
-/// One attribute of a request, valid for the request's lifetime.
+/// Makes `entry` accept `attr`: binary attributes of any length, u32
+/// attributes within the spec's `min`/`max` (`NLA_VALIDATE_RANGE`, whose
+/// bounds are `s16`).
+// Mutable references and pointer writes in `const fn` need Rust 1.83,
+// newer than the kernel's minimum (1.78): the module needs 1.83.
+#[allow(clippy::incompatible_msrv)]
+const fn set(entry: &mut bindings::nla_policy, attr: &AttrSpec) {
+    match attr.kind {
+        AttrType::Binary => entry.type_ = bindings::NLA_BINARY as u8,
+        AttrType::U32 => {
+            entry.type_ = bindings::NLA_U32 as u8;
+            if attr.min.is_none() && attr.max.is_none() {
+                return;
+            }
+            let min = match attr.min {
+                Some(min) => min,
+                None => 0,
+            };
+            let max = match attr.max {
+                Some(max) => max,
+                None => i16::MAX as i64,
+            };
+            assert!(min >= 0 && min <= max && max <= i16::MAX as i64);
+            entry.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_RANGE as u8;
+            let range = bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 {
+                min: min as i16,
+                max: max as i16,
+            };
+            let union = core::ptr::addr_of_mut!(entry.__bindgen_anon_1)
+                .cast::<bindings::nla_policy__bindgen_ty_1__bindgen_ty_1>();
+            // SAFETY: `union` points to the union in `entry`, which is
+            // large enough for each of its variants; `min`/`max` is the
+            // variant range validation of a u32 reads.
+            unsafe { union.write(range) };
+        }
+        _ => panic!("an attribute type requests cannot carry here"),
+    }
+}
+
+/// One attribute of a request, valid for the request's lifetime: its
+/// header and payload, `nla_len` bytes.
 #[derive(Clone, Copy)]
 pub(crate) struct Attr<'a> {
-    pub(super) ptr: *const bindings::nlattr,
-    _request: PhantomData<&'a ()>,
+    raw: &'a [u8],
 }
 
 impl<'a> Attr<'a> {
-    /// The attribute's payload (`nla_data`, `nla_len`, read here rather
-    /// than through out-of-line wrappers of the C inlines: this is the hot
-    /// path of every typed request).
+    /// The attribute at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to an attribute that the netlink core checked
+    /// (`nla_len` at least `NLA_HDRLEN`, all of it inside the request),
+    /// inside a request that lives for `'a`.
+    #[inline]
+    unsafe fn from_ptr(ptr: *const bindings::nlattr) -> Self {
+        // SAFETY: the caller guarantees `nla_len` readable bytes.
+        let raw =
+            unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), usize::from((*ptr).nla_len)) };
+        Self { raw }
+    }
+
+    /// The attribute's header, where it lies in the request.
+    #[inline]
+    pub(crate) fn as_ptr(self) -> *const bindings::nlattr {
+        self.raw.as_ptr().cast()
+    }
+
+    /// The attribute's payload (`nla_data`, `nla_len`).
     #[inline]
     pub(crate) fn bytes(self) -> &'a [u8] {
-        // SAFETY: `__nla_parse` checked that the attribute, whose length
-        // includes its header, and its payload lie within the request, which
-        // outlives `'a`.
-        unsafe {
-            let len = usize::from((*self.ptr).nla_len).saturating_sub(ATTR_HEADER_LEN);
-            core::slice::from_raw_parts(self.ptr.cast::<u8>().add(ATTR_HEADER_LEN), len)
-        }
+        self.raw.get(ATTR_HEADER_LEN..).unwrap_or_default()
     }
 
     /// The attribute's payload as a u32 (a policy of type u32 checked its size).
+    #[inline]
     pub(crate) fn u32(self) -> Option<u32> {
         self.bytes()
             .first_chunk()
@@ -144,75 +167,132 @@ impl<'a> Attr<'a> {
     }
 }
 
-/// The attributes of a request, indexed by type, checked against its
-/// command's policy.
+/// Iterator over a stream of attributes (`nla_for_each_attr`): each as its
+/// type (`nla_type`, without the flag bits) and the attribute. Stops at the
+/// first attribute whose length is shorter than a header or runs past the
+/// end. Plain safe Rust over a byte slice.
+pub(crate) struct AttrIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> AttrIter<'a> {
+    /// The attributes of `stream`.
+    #[inline]
+    pub(crate) fn new(stream: &'a [u8]) -> Self {
+        Self { rest: stream }
+    }
+}
+
+impl<'a> Iterator for AttrIter<'a> {
+    type Item = (u16, Attr<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = core::mem::take(&mut self.rest);
+        let header = rest.first_chunk::<4>()?;
+        let len = usize::from(u16::from_ne_bytes([header[0], header[1]]));
+        let kind = u16::from_ne_bytes([header[2], header[3]]) & ATTR_TYPE_MASK;
+        if len < ATTR_HEADER_LEN || len > rest.len() {
+            return None;
+        }
+        // `NLA_ALIGN`: the last attribute may lack its padding.
+        self.rest = rest.get((len + 3) & !3..).unwrap_or_default();
+        Some((kind, Attr { raw: &rest[..len] }))
+    }
+}
+
+/// The attributes of a request, checked against its command's policy.
 ///
 /// # Invariants
 ///
-/// Every entry of `table` is null or an attribute that `__nla_parse`
-/// checked, inside a request that lives for `'a`.
+/// A `Table` entry is null or an attribute that the netlink core checked
+/// (`__nla_parse`), inside a request that lives for `'a`; a `Stream` is
+/// attributes that `__nla_validate` checked.
 pub(crate) struct Attributes<'a> {
-    table: [*mut bindings::nlattr; POLICY_LEN],
-    _request: PhantomData<&'a ()>,
+    found: Found<'a>,
+}
+
+enum Found<'a> {
+    /// As the generic netlink core parsed them: indexed by type.
+    Table(&'a [*mut bindings::nlattr]),
+    /// As they lie in the request, validated.
+    Stream(&'a [u8]),
 }
 
 impl<'a> Attributes<'a> {
-    /// No attributes.
-    #[inline]
-    pub(super) fn empty() -> Self {
-        // INVARIANT: every entry is null.
-        Self {
-            table: [core::ptr::null_mut(); POLICY_LEN],
-            _request: PhantomData,
-        }
-    }
-
-    /// Lets `parse` write the attributes into the table of `POLICY_LEN`
-    /// entries, in place (a request's attributes are parsed on every
-    /// request: moving the table would cost a copy); what it returns is
-    /// returned. When it fails, no attributes are left.
-    ///
-    /// # Safety
-    ///
-    /// When `parse` succeeds, the entries must be null or attributes that
-    /// `__nla_parse` checked, inside a request that lives for `'a`.
-    #[inline]
-    pub(super) unsafe fn parse_with(
-        &mut self,
-        parse: impl FnOnce(*mut *mut bindings::nlattr) -> kernel::error::Result,
-    ) -> kernel::error::Result {
-        // INVARIANT: the caller guarantees what `parse` wrote when it
-        // succeeds; otherwise the table is emptied.
-        parse(self.table.as_mut_ptr()).inspect_err(|_| *self = Self::empty())
-    }
-
     /// The attributes of a parse result: the first `len` entries of `table`
-    /// (none when it is null).
+    /// (none when it is null), used in place.
     ///
     /// # Safety
     ///
     /// `table` must be null or point to `len` entries, each null or an
-    /// attribute `__nla_parse` checked, inside a request that lives for `'a`.
+    /// attribute the netlink core checked, inside a request that lives for
+    /// `'a`, and the table must live for `'a` too.
+    #[inline]
     pub(super) unsafe fn parsed(table: *const *mut bindings::nlattr, len: usize) -> Self {
-        let mut this = Self::empty();
-        if !table.is_null() {
-            // SAFETY: the caller guarantees `len` readable entries.
-            let entries = unsafe { core::slice::from_raw_parts(table, len) };
-            for (slot, entry) in this.table.iter_mut().zip(entries) {
-                *slot = *entry;
-            }
-        }
+        let table = if table.is_null() {
+            &[]
+        } else {
+            // SAFETY: the caller guarantees `len` readable entries for `'a`.
+            unsafe { core::slice::from_raw_parts(table, len) }
+        };
         // INVARIANT: the entries come from the caller's checked table.
-        this
+        Self {
+            found: Found::Table(table),
+        }
     }
 
-    /// The attribute of type `attr`, if the request has it.
+    /// Validates `stream`, the attributes of a request, against `policy`,
+    /// strictly (`__nla_validate` with `NL_VALIDATE_STRICT`): unknown,
+    /// malformed or out-of-range attributes, and trailing bytes, fail with
+    /// the kernel's own errno and extended ack, which points at the
+    /// attribute (and, through `extack->policy`, at the policy's entry:
+    /// the policy is `'static`).
+    ///
+    /// # Safety
+    ///
+    /// `extack` must be valid, and used by nothing else during the call.
+    #[inline]
+    pub(super) unsafe fn validate(
+        stream: &'a [u8],
+        policy: Policy,
+        extack: *mut bindings::netlink_ext_ack,
+    ) -> kernel::error::Result<Self> {
+        let len = i32::try_from(stream.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `stream` is `len` readable bytes, the policy has
+        // `max_attr + 1` entries in static memory; the caller vouches for
+        // `extack`.
+        super::skb::to_result(unsafe {
+            bindings::__nla_validate(
+                stream.as_ptr().cast(),
+                len,
+                policy.max_attr().into(),
+                policy.as_ptr(),
+                bindings::NLTEST_VALIDATE_STRICT,
+                extack,
+            )
+        })?;
+        // INVARIANT: validated.
+        Ok(Self {
+            found: Found::Stream(stream),
+        })
+    }
+
+    /// The attribute of type `attr`, if the request has it (the last one,
+    /// as `__nla_parse` keeps, when it has several).
     #[inline]
     pub(crate) fn get(&self, attr: u16) -> Option<Attr<'a>> {
-        let ptr = *self.table.get(usize::from(attr))?;
-        (!ptr.is_null()).then_some(Attr {
-            ptr,
-            _request: PhantomData,
-        })
+        match self.found {
+            Found::Table(table) => {
+                let ptr = *table.get(usize::from(attr))?;
+                // SAFETY: a non-null entry is a checked attribute of the
+                // request (type invariant).
+                (!ptr.is_null()).then(|| unsafe { Attr::from_ptr(ptr) })
+            }
+            Found::Stream(stream) => AttrIter::new(stream)
+                .filter(|&(kind, _)| kind == attr)
+                .last()
+                .map(|(_, found)| found),
+        }
     }
 }

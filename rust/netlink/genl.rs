@@ -6,8 +6,7 @@
 //!
 //! C header: [`include/net/genetlink.h`](srctree/include/net/genetlink.h).
 
-use super::skb::OutMessage;
-use super::to_result;
+use super::skb::{to_result, OutMessage};
 use crate::bindings;
 use kernel::{prelude::*, types::Opaque};
 

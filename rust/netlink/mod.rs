@@ -21,27 +21,17 @@
 mod attr;
 mod genl;
 mod message;
+#[cfg(nltest_selftest)]
+pub(crate) mod selftest;
 mod service;
 mod skb;
 mod socket;
 
-pub(crate) use attr::Attributes;
+pub(crate) use attr::{Attributes, PolicyTable};
 pub(crate) use message::{Malformed, Message};
 pub(crate) use service::{
-    Command, DumpWriter, Family, FamilyConfig, Group, MessageType, NetId, Registration, Replies,
-    Request, Sent, Service,
+    command, do_request, split_ops_len, Command, DumpWriter, Family, FamilyRegistration, Groups,
+    MessageType, NetId, Registration, Replies, Request, Sent, Served, Service, SplitOps,
 };
 pub(crate) use skb::{attribute_size, MessageWriter, OutMessage};
 pub(crate) use socket::SocketConfig;
-
-/// `kernel::error::to_result`, inlined: it is called on every message sent
-/// and the kernel crate's is an out-of-line call. The error path stays
-/// out of line.
-#[inline]
-pub(crate) fn to_result(errno: kernel::ffi::c_int) -> kernel::error::Result {
-    if errno < 0 {
-        kernel::error::to_result(errno)
-    } else {
-        Ok(())
-    }
-}

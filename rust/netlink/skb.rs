@@ -8,6 +8,18 @@ use crate::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{prelude::*, types::Opaque};
 
+/// `kernel::error::to_result`, inlined: it is called on every message sent
+/// and the kernel crate's is an out-of-line call. The error path stays
+/// out of line.
+#[inline]
+pub(crate) fn to_result(errno: kernel::ffi::c_int) -> Result {
+    if errno < 0 {
+        kernel::error::to_result(errno)
+    } else {
+        Ok(())
+    }
+}
+
 /// A socket buffer holding a datagram that a userspace socket sent to a
 /// kernel socket, lent by the netlink core for the duration of the input
 /// callback.
@@ -375,9 +387,7 @@ impl MessageWriter<'_> {
         let len = i32::try_from(data.len()).map_err(|_| crate::compat::code::emsgsize())?;
         // SAFETY: the skb is valid and ours to write (type invariant);
         // `nla_put` checks its tailroom and copies `len` bytes from `data`.
-        super::to_result(unsafe {
-            bindings::nla_put(self.skb, attr.into(), len, data.as_ptr().cast())
-        })?;
+        to_result(unsafe { bindings::nla_put(self.skb, attr.into(), len, data.as_ptr().cast()) })?;
         self.end();
         Ok(())
     }

@@ -2,8 +2,7 @@
 
 //! Netlink kernel sockets.
 
-use super::skb::{OutBuffer, OutMessage};
-use super::to_result;
+use super::skb::{to_result, OutBuffer, OutMessage};
 use crate::bindings;
 use core::{ops::Deref, ptr::NonNull};
 use kernel::{ffi, prelude::*, types::Opaque};

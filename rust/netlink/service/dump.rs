@@ -2,8 +2,6 @@
 
 //! Dumps: multipart answers the netlink core pulls as the reader reads.
 
-use super::command::{by_nlmsg_type, Command};
-use super::pernet::{state_of, Service};
 use crate::bindings;
 use crate::netlink::skb::{MessageWriter, ReceivedSkb};
 use core::marker::PhantomData;
@@ -95,27 +93,24 @@ impl DumpWriter<'_> {
     }
 }
 
-/// One round of the dump of `command`, for either transport.
+/// What a command does in each round of its dump, for state `T`.
+pub(crate) type DumpIt<T> = fn(&T, &mut DumpWriter<'_>) -> Result;
+
+/// One round of a dump, for either transport: `dumpit` writes it.
 ///
 /// # Safety
 ///
-/// `skb` and `cb` must be what the netlink core passed to a dump callback of
-/// service `S`, and `framing` match the transport (a generic family being
-/// the dump's, registered).
-pub(super) unsafe fn dump_round<S: Service>(
+/// `skb` and `cb` must be what the netlink core passed to a dump callback,
+/// and `framing` match the transport (a generic family being the dump's,
+/// registered).
+#[inline]
+pub(super) unsafe fn dump_round<T>(
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,
     framing: Framing,
-    command: Option<&Command<S>>,
+    state: &T,
+    dumpit: DumpIt<T>,
 ) -> ffi::c_int {
-    let Some(dumpit) = command.and_then(|command| command.dumpit) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: the netlink core passes a valid callback state whose `skb` is
-    // the request, sent to a kernel socket (of the unit or of generic
-    // netlink) in a network namespace where the service is set up, which
-    // lives as long as the reader's socket.
-    let state = unsafe { state_of::<S>((*(*cb).skb).sk) };
     // INVARIANT: the netlink core lends `skb` and `cb` for this call; the
     // caller vouches for `framing`.
     let mut writer = DumpWriter {
@@ -130,21 +125,4 @@ pub(super) unsafe fn dump_round<S: Service>(
         Ok(()) => unsafe { (*skb).len as ffi::c_int },
         Err(error) => error.to_errno(),
     }
-}
-
-/// The dump callback of service `S` on its protocol unit.
-///
-/// # Safety
-///
-/// Only the netlink core may call it, as the `dump` of a dump started by
-/// [`super::Request::start_dump`].
-pub(super) unsafe extern "C" fn unit_dump_callback<S: Service>(
-    skb: *mut bindings::sk_buff,
-    cb: *mut bindings::netlink_callback,
-) -> ffi::c_int {
-    // SAFETY: the netlink core passes a valid callback state; `nlh` is the
-    // request's header.
-    let kind = unsafe { (*(*cb).nlh).nlmsg_type };
-    // SAFETY: called by the netlink core for a dump of the unit.
-    unsafe { dump_round::<S>(skb, cb, Framing::Unit { kind }, by_nlmsg_type::<S>(kind)) }
 }

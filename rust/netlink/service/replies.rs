@@ -20,13 +20,14 @@ use kernel::prelude::*;
 const _: () =
     assert!(bindings::NLTEST_NLMSG_GOODSIZE <= crate::protocol::REPLY_DATAGRAM_MAX as usize);
 
-/// What one reply datagram carried, and what became of it: for the service
-/// to count.
+/// What one reply datagram carried, and what became of it: the delivery
+/// report of replies whose sending the layer deferred.
 pub(crate) struct Sent {
     /// Messages in the datagram.
     pub(crate) messages: u32,
-    /// The bytes the service asked to count for them.
-    pub(crate) bytes: usize,
+    /// The sum of the tallies the service gave its messages when it queued
+    /// them; the layer gives them no meaning.
+    pub(crate) tally: usize,
     /// `Ok`, or `EAGAIN` when the receiver's queue was full (the netlink core
     /// then reports `ENOBUFS` to the receiver), or another send error.
     pub(crate) result: Result,
@@ -39,7 +40,7 @@ pub(crate) struct Sent {
 ///
 /// # Invariants
 ///
-/// Between calls, `messages` and `bytes` count the messages `pending` holds
+/// Between calls, `messages` and `tally` count the messages `pending` holds
 /// (0 when it is `None`), and `pending` holds no empty buffer.
 pub(crate) struct Replies<'a> {
     socket: &'a Socket,
@@ -50,7 +51,7 @@ pub(crate) struct Replies<'a> {
     /// The reply datagram being filled.
     pending: Cell<Option<OutBuffer>>,
     messages: Cell<u32>,
-    bytes: Cell<usize>,
+    tally: Cell<usize>,
     on_sent: &'a dyn Fn(Sent),
 }
 
@@ -65,7 +66,7 @@ impl<'a> Replies<'a> {
             more_follow: Cell::new(false),
             pending: Cell::new(None),
             messages: Cell::new(0),
-            bytes: Cell::new(0),
+            tally: Cell::new(0),
             on_sent,
         }
     }
@@ -88,38 +89,33 @@ impl<'a> Replies<'a> {
     }
 
     /// Queues a reply whose payload is a copy of `payload` (`nlmsg_flags`
-    /// 0), counted as `payload.len()` bytes.
+    /// 0), reported with `tally`.
     #[inline]
-    pub(crate) fn copy(&self, kind: u16, seq: u32, payload: &[u8]) -> Result {
-        self.push(HEADER_LEN + payload.len(), payload.len(), |buffer| {
-            buffer.put_copy(kind, 0, seq, payload).map(|_| ())
+    pub(crate) fn copy(&self, nlmsg_type: u16, seq: u32, payload: &[u8], tally: usize) -> Result {
+        self.push(HEADER_LEN + payload.len(), tally, |buffer| {
+            buffer.put_copy(nlmsg_type, 0, seq, payload).map(|_| ())
         })
     }
 
     /// Queues a reply with room for `attributes_len` bytes of attributes,
-    /// which `fill` writes, counted as `counted` bytes.
+    /// which `fill` writes, reported with `tally`.
     #[inline]
     pub(super) fn build(
         &self,
-        kind: u16,
+        nlmsg_type: u16,
         seq: u32,
         attributes_len: usize,
-        counted: usize,
+        tally: usize,
         fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
     ) -> Result {
-        self.push(HEADER_LEN + attributes_len, counted, |buffer| {
-            buffer.put_with(kind, 0, seq, fill)
+        self.push(HEADER_LEN + attributes_len, tally, |buffer| {
+            buffer.put_with(nlmsg_type, 0, seq, fill)
         })
     }
 
     /// Appends a message of at most `len` bytes, which `put` writes.
     #[inline]
-    fn push(
-        &self,
-        len: usize,
-        counted: usize,
-        put: impl FnOnce(&mut OutBuffer) -> Result,
-    ) -> Result {
+    fn push(&self, len: usize, tally: usize, put: impl FnOnce(&mut OutBuffer) -> Result) -> Result {
         let len = align(len);
         let mut buffer = match self.pending.take() {
             Some(buffer) if buffer.room() >= len => buffer,
@@ -139,7 +135,7 @@ impl<'a> Replies<'a> {
         if result.is_ok() {
             // At most one message per 16 bytes of a datagram: no overflow.
             self.messages.set(self.messages.get().wrapping_add(1));
-            self.bytes.set(self.bytes.get().wrapping_add(counted));
+            self.tally.set(self.tally.get().wrapping_add(tally));
         }
         if self.messages.get() == 0 {
             // INVARIANT: `pending` holds no empty buffer.
@@ -163,19 +159,19 @@ impl<'a> Replies<'a> {
     }
 
     /// Sends `message` after the queued replies, in a datagram of its own;
-    /// it is not counted.
+    /// it is not reported.
     pub(crate) fn send_now(&self, message: OutMessage) -> Result {
         self.flush();
         self.socket.unicast(message, self.portid)
     }
 
-    /// Sends `buffer`, which holds the messages counted so far.
+    /// Sends `buffer`, which holds the messages queued so far, and reports it.
     #[inline]
     fn send(&self, buffer: OutBuffer) {
         let result = self.socket.unicast(buffer, self.portid);
         (self.on_sent)(Sent {
             messages: self.messages.replace(0),
-            bytes: self.bytes.replace(0),
+            tally: self.tally.replace(0),
             result,
         });
     }

@@ -3,29 +3,13 @@
 //! Typed requests, from either transport, with their extended
 //! acknowledgement, their replies and the events they publish.
 
-use super::command::MessageType;
-use super::replies::{Replies, Sent};
+use super::transport::{MessageType, Transport};
 use crate::bindings;
 use crate::compat::CStrExt;
 use crate::netlink::attr::{Attr, Attributes, Policy};
-use crate::netlink::genl::GenlInfo;
-use crate::netlink::message::HEADER_LEN;
 use crate::netlink::skb::{MessageWriter, OutMessage, ReceivedSkb};
-use crate::netlink::to_result;
 use core::{ffi::CStr, fmt::Write};
 use kernel::{ffi, prelude::*};
-
-/// Where a request came from, and so how to answer it.
-pub(super) enum Transport<'a> {
-    /// The service's own protocol unit: the replies to the request's
-    /// datagram, through the namespace's kernel socket.
-    Unit { replies: &'a Replies<'a> },
-    /// The service's generic netlink family; `on_sent` counts replies.
-    Generic {
-        info: &'a GenlInfo,
-        on_sent: &'a dyn Fn(Sent),
-    },
-}
 
 /// A typed request, as the input loop (on the protocol unit) or the
 /// generic netlink core (doit) hands it over. Both transports offer the same:
@@ -122,44 +106,13 @@ impl<'a> Request<'a> {
             .sender_has_net_capability(bindings::CAP_NET_ADMIN as i32)
     }
 
-    /// Parses the attributes of a request of the protocol unit against
-    /// `policy`, strictly: unknown, malformed or out-of-range attributes fail
-    /// with the kernel's own errno and extended ack message, pointing at the
-    /// attribute. (The generic netlink core does the same for the family.)
-    /// The policy is `'static`: the netlink core may read it after the
-    /// request callback returned, when it writes the ack. The attributes go
-    /// into `attributes`.
+    /// Validates `attributes`, the request's own, against `policy`, as
+    /// [`Attributes::validate`] does. (The generic netlink core does the
+    /// same for the family.)
     #[inline]
-    pub(super) fn parse_into(
-        &self,
-        policy: &'static Policy,
-        attributes: &mut Attributes<'a>,
-    ) -> Result {
-        let policy_table = policy.table();
-        // SAFETY: `header` is valid and `nlmsg_len >= NLMSG_HDRLEN` (type
-        // invariant), so the attributes span `nlmsg_len - NLMSG_HDRLEN` bytes
-        // right after the header, inside the skb, which lives for `'a`.
-        // `table` and the policy have room for `max_attr + 1 <= POLICY_LEN`
-        // entries; on success `__nla_parse` leaves in them checked attributes.
-        unsafe {
-            attributes.parse_with(|table| {
-                let head = self
-                    .header
-                    .cast::<u8>()
-                    .add(HEADER_LEN)
-                    .cast::<bindings::nlattr>();
-                let len = (*self.header).nlmsg_len as usize - HEADER_LEN;
-                to_result(bindings::__nla_parse(
-                    table,
-                    policy.max_attr().into(),
-                    head,
-                    len as i32,
-                    policy_table.0.as_ptr(),
-                    bindings::NLTEST_VALIDATE_STRICT,
-                    self.extack,
-                ))
-            })
-        }
+    pub(super) fn parse(&self, policy: Policy, attributes: &'a [u8]) -> Result<Attributes<'a>> {
+        // SAFETY: `extack` is valid and the request's alone (type invariant).
+        unsafe { Attributes::validate(attributes, policy, self.extack) }
     }
 
     /// The attribute `attr`, which the operation requires: when the request
@@ -200,7 +153,7 @@ impl<'a> Request<'a> {
         self.set_error_message(message);
         // SAFETY: `extack` is valid by the type invariant; `attr` lies in the
         // request, which lives until the ack is sent.
-        unsafe { (*self.extack).bad_attr = attr.ptr };
+        unsafe { (*self.extack).bad_attr = attr.as_ptr() };
     }
 
     /// Sets a formatted extended ack message (at most 79 bytes are kept),
@@ -220,83 +173,57 @@ impl<'a> Request<'a> {
         unsafe { bindings::do_trace_netlink_extack(extack._msg) };
     }
 
-    /// A notification of type `kind` (on this request's transport), to
-    /// which attributes of `payload_len` bytes in all can be added. Its
-    /// sequence number is 0, as for every notification: it answers no
-    /// request of the socket that receives it.
+    /// A notification of type `message_type` (on this request's
+    /// transport), to which attributes of `payload_len` bytes in all can be
+    /// added. Its sequence number is 0, as for every notification: it
+    /// answers no request of the socket that receives it.
     pub(crate) fn new_notification(
         &self,
         message_type: MessageType,
         payload_len: usize,
     ) -> Result<OutMessage> {
-        match self.transport {
-            Transport::Unit { .. } => {
-                OutMessage::with_attributes(message_type.nlmsg_type, 0, 0, payload_len)
-            }
-            Transport::Generic { info, .. } => info.new_message(message_type.cmd, 0, payload_len),
-        }
+        self.transport.new_message(message_type, 0, payload_len)
+    }
+
+    /// The type of the request's replies: its own.
+    #[inline]
+    fn reply_type(&self) -> MessageType {
+        self.transport.reply_type(self.nlmsg_type())
     }
 
     /// A reply: a message of the request's own type.
     #[inline]
     pub(crate) fn new_reply(&self, payload_len: usize) -> Result<OutMessage> {
-        match self.transport {
-            Transport::Unit { .. } => {
-                OutMessage::with_attributes(self.nlmsg_type(), 0, self.seq(), payload_len)
-            }
-            Transport::Generic { info, .. } => {
-                info.new_message(info.cmd(), self.seq(), payload_len)
-            }
-        }
+        self.transport
+            .new_message(self.reply_type(), self.seq(), payload_len)
     }
 
     /// Replies with a message of the request's own type, with room for
     /// `attributes_len` bytes of attributes, which `fill` writes. The reply
     /// is sent without blocking, possibly in one datagram with other replies
-    /// to the same datagram; the service's [`Service::sent`] counts it as
-    /// `counted` bytes.
-    ///
-    /// [`Service::sent`]: super::Service::sent
+    /// to the same datagram; the datagram's delivery report
+    /// ([`super::Service::sent`]) carries `tally` for it.
     #[inline]
     pub(crate) fn reply_with(
         &self,
         attributes_len: usize,
-        counted: usize,
+        tally: usize,
         fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
     ) -> Result {
-        match self.transport {
-            Transport::Unit { replies } => {
-                replies.build(self.nlmsg_type(), self.seq(), attributes_len, counted, fill)
-            }
-            Transport::Generic { info, on_sent } => {
-                let mut message = info.new_message(info.cmd(), self.seq(), attributes_len)?;
-                fill(&mut message.writer())?;
-                on_sent(Sent {
-                    messages: 1,
-                    bytes: counted,
-                    result: info.unicast(message, self.sender_portid()),
-                });
-                Ok(())
-            }
-        }
+        self.transport.reply_with(
+            self.reply_type(),
+            self.seq(),
+            self.sender_portid(),
+            attributes_len,
+            tally,
+            fill,
+        )
     }
 
     /// Sends `message` to the sender, without blocking, in a datagram of its
-    /// own, after the replies queued before it; it is not counted.
+    /// own, after the replies queued before it; it is not reported.
     pub(crate) fn reply(&self, message: OutMessage) -> Result {
-        match self.transport {
-            Transport::Unit { replies } => replies.send_now(message),
-            Transport::Generic { info, .. } => info.unicast(message, self.sender_portid()),
-        }
-    }
-
-    /// Whether some socket of the request's namespace joined `group`.
-    #[inline]
-    fn has_listeners(&self, group: u32) -> bool {
-        match self.transport {
-            Transport::Unit { replies } => replies.socket().has_listeners(group),
-            Transport::Generic { info, .. } => info.has_listeners(group),
-        }
+        self.transport.send(message, self.sender_portid())
     }
 
     /// Sends a notification that `build` makes (with
@@ -313,12 +240,8 @@ impl<'a> Request<'a> {
     #[inline]
     pub(crate) fn notify(&self, group: u32, build: impl Fn() -> Result<OutMessage>) -> Result {
         let sender = self.sender_portid();
-        let multicast = if self.has_listeners(group) {
-            let message = build()?;
-            match self.transport {
-                Transport::Unit { replies } => replies.socket().multicast(message, sender, group),
-                Transport::Generic { info, .. } => info.multicast(message, sender, group),
-            }
+        let multicast = if self.transport.has_listeners(group) {
+            self.transport.multicast(build()?, sender, group)
         } else {
             Err(ESRCH)
         };
@@ -326,41 +249,6 @@ impl<'a> Request<'a> {
             self.reply(build()?)?;
         }
         multicast
-    }
-
-    /// Starts a dump answering a request of the protocol unit: the netlink
-    /// core calls the command's dumpit each time the sender reads, until it
-    /// reports the end. (The generic netlink core starts the family's.)
-    ///
-    /// `netlink_dump_start` tells a started dump by `-EINTR`, which
-    /// `netlink_rcv_skb` takes as "no ack" (the dump ends with `NLMSG_DONE`
-    /// instead); here it is [`Served::DumpStarted`], and errors are errors.
-    pub(super) fn start_dump<S: super::pernet::Service>(&self) -> Result<Served> {
-        let Transport::Unit { replies } = self.transport else {
-            return Err(EINVAL);
-        };
-        // The dump's first part is sent right away: after the replies queued
-        // before it.
-        replies.flush();
-        let mut control = bindings::netlink_dump_control {
-            dump: Some(super::dump::unit_dump_callback::<S>),
-            ..Default::default()
-        };
-        // SAFETY: the socket, skb and header are valid (type invariants);
-        // `control` is read during the call only. The wrapper sets
-        // `control.module` to this module, which the dump pins.
-        let errno = unsafe {
-            bindings::netlink_dump_start(
-                replies.socket().as_ptr(),
-                self.skb.as_ptr(),
-                self.header.cast_mut(),
-                &mut control,
-            )
-        };
-        match errno {
-            errno if errno == -(bindings::EINTR as i32) => Ok(Served::DumpStarted),
-            errno => to_result(errno).map(|()| Served::Done),
-        }
     }
 }
 

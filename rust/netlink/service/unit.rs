@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The service on its protocol unit: the kernel socket's input loop, which
-//! serves the messages of each datagram as `netlink_rcv_skb` would, and its
-//! bind and unbind callbacks.
+//! serves the messages of each datagram as `netlink_rcv_skb` would; the
+//! adapter that does for each typed request what the generic netlink core
+//! does for the family (find the command, check the permission, parse the
+//! attributes with the command's policy, start a dump); the dump callback;
+//! the bind and unbind callbacks.
 
-use super::command::serve_unit_request;
-use super::pernet::{state_of, state_of_net, Service};
+use super::command::{by_nlmsg_type, Service};
+use super::dump::{dump_round, Framing};
+use super::pernet::{state_of, state_of_net};
 use super::replies::{Replies, Sent};
-use super::request::{Request, Served, Transport};
+use super::request::{Request, Served};
+use super::transport::Transport;
 use crate::bindings;
 use crate::netlink::message::Message;
-use crate::netlink::skb::ReceivedSkb;
+use crate::netlink::skb::{to_result, ReceivedSkb};
 use crate::netlink::socket::{Socket, SocketCallbacks};
-use kernel::ffi;
+use kernel::{ffi, prelude::*};
 
 /// The callbacks of the kernel sockets of service `S`.
 pub(super) fn callbacks<S: Service>() -> SocketCallbacks {
@@ -96,7 +101,8 @@ fn serve_message<S: Service>(
             extack,
         )
     };
-    let error = match serve_unit_request::<S>(state, &request) {
+    let dispatch = || dispatch::<S>(state, &request, replies, received, message);
+    let error = match S::serve(state, dispatch) {
         Ok(Served::Done) => 0,
         // It ends with `NLMSG_DONE` instead of an ack.
         Ok(Served::DumpStarted) => return,
@@ -106,6 +112,94 @@ fn serve_message<S: Service>(
         replies.flush();
         received.ack(message, error, extack);
     }
+}
+
+/// What the generic netlink core does for a request to the family, done
+/// for a request of the protocol unit: find the command, check the
+/// permission (`GENL_UNS_ADMIN_PERM`), parse the attributes with the
+/// command's policy, start a dump or run the command.
+#[inline]
+fn dispatch<S: Service>(
+    state: &S::State,
+    request: &Request<'_>,
+    replies: &Replies<'_>,
+    received: &ReceivedSkb,
+    message: &Message<'_>,
+) -> Result<Served> {
+    let Some(command) = by_nlmsg_type(S::COMMANDS, message.header().kind) else {
+        request.set_error_message(c"unknown command");
+        return Err(crate::compat::code::eopnotsupp());
+    };
+    if command.uns_admin_perm && !request.sender_is_net_admin() {
+        request.set_error_fmt(format_args!("{} needs CAP_NET_ADMIN", command.name));
+        return Err(EPERM);
+    }
+    let attributes = request.parse(command.unit_policy, message.payload)?;
+    if request.is_dump() && command.dumpit.is_some() {
+        return start_dump::<S>(replies, received, message);
+    }
+    (command.doit)(state, request, &attributes).map(|()| Served::Done)
+}
+
+/// Starts a dump answering `message`, a request of the protocol unit that
+/// `received` holds: the netlink core calls the command's dumpit each time
+/// the sender reads, until it reports the end.
+///
+/// `netlink_dump_start` tells a started dump by `-EINTR`, which
+/// `netlink_rcv_skb` takes as "no ack" (the dump ends with `NLMSG_DONE`
+/// instead); here it is [`Served::DumpStarted`], and errors are errors.
+fn start_dump<S: Service>(
+    replies: &Replies<'_>,
+    received: &ReceivedSkb,
+    message: &Message<'_>,
+) -> Result<Served> {
+    // The dump's first part is sent right away: after the replies queued
+    // before it.
+    replies.flush();
+    let mut control = bindings::netlink_dump_control {
+        dump: Some(dump_callback::<S>),
+        ..Default::default()
+    };
+    // SAFETY: the socket and skb are valid while the input callback runs,
+    // and the message's header lies in the skb with a checked length;
+    // `control` is read during the call only. The wrapper sets
+    // `control.module` to this module, which the dump pins.
+    let errno = unsafe {
+        bindings::netlink_dump_start(
+            replies.socket().as_ptr(),
+            received.as_ptr(),
+            message.header_ptr().cast_mut(),
+            &mut control,
+        )
+    };
+    match errno {
+        errno if errno == -(bindings::EINTR as i32) => Ok(Served::DumpStarted),
+        errno => to_result(errno).map(|()| Served::Done),
+    }
+}
+
+/// The dump callback of service `S` on its protocol unit.
+///
+/// # Safety
+///
+/// Only the netlink core may call it, as the `dump` of a dump started by
+/// [`start_dump`].
+unsafe extern "C" fn dump_callback<S: Service>(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> ffi::c_int {
+    // SAFETY: the netlink core passes a valid callback state; `nlh` is the
+    // request's header, and its `skb` the request, sent to the kernel socket
+    // of a namespace where the service is set up, which lives as long as the
+    // reader's socket.
+    let (nlmsg_type, state) = unsafe { ((*(*cb).nlh).nlmsg_type, state_of::<S>((*(*cb).skb).sk)) };
+    let Some(dumpit) = by_nlmsg_type(S::COMMANDS, nlmsg_type).and_then(|command| command.dumpit)
+    else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: called by the netlink core for a dump of the unit, whose
+    // framing this is.
+    unsafe { dump_round(skb, cb, Framing::Unit { kind: nlmsg_type }, state, dumpit) }
 }
 
 /// The extended ack of a datagram, empty for the next message: zeroed the
