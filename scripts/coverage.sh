@@ -36,6 +36,7 @@ NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel "$kernel" --memory 2G -
 scripts/check-console.sh "$console" || status=1
 
 for campaign in blind guided; do
+    [ -s "$coverage/$campaign.csv" ] || { echo "error: the $campaign campaign wrote no curve" >&2; status=1; continue; }
     tail -n 1 "$coverage/$campaign.csv" | awk -F, -v c="$campaign" '{ print "coverage: " c " fuzzing: " $2 " points after " $1 " datagrams" }'
 done
 scripts/coverage-report.py --min 90 --markdown "$coverage/report.md" \
