@@ -46,7 +46,7 @@ warm="nltest bench --protocols $protocol --sizes $size --count 200 --batch $batc
 guest="insmod /added/nltest_ref.ko &&
 $warm --unit 17 >/dev/null && $warm --unit $c_unit >/dev/null &&
 echo nltest-profile-text \$(cat /sys/module/nltest/sections/.text) \$(cat /sys/module/nltest_ref/sections/.text) &&
-$(window rust 17) $(window c $c_unit)"
+$(window rust 17) $(window c "$c_unit")"
 
 echo ">> profiling $protocol echoes of $size bytes, batch $batch, on both modules (QEMU logs every block: slow)" >&2
 python3 scripts/profile-monitor.py "$console" "$monitor" "$logs" &
