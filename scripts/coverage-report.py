@@ -317,9 +317,11 @@ def read_reasons():
     return reasons
 
 
-def reason_for(reasons, source, function):
+def reason_for(reasons, source, line, function):
+    """The reason whose patterns match: FILE or FILE:LINE, and FUNCTION."""
     for file_pattern, function_pattern, reason in reasons:
-        if fnmatch.fnmatch(source, file_pattern) and fnmatch.fnmatch(function, function_pattern):
+        where = f"{source}:{line}" if ":" in file_pattern else source
+        if fnmatch.fnmatch(where, file_pattern) and fnmatch.fnmatch(function, function_pattern):
             return reason
     return None
 
@@ -388,7 +390,7 @@ def main():
             table[key][0] += hit
             table[key][1] += 1
         if kind == "module" and not hit:
-            unreached.append((source, line, function, reason_for(reasons, source, function)))
+            unreached.append((source, line, function, reason_for(reasons, source, line, function)))
 
     out = []
     module_hit, module_total = by_kind["module"]
@@ -425,7 +427,7 @@ def main():
     grouped = defaultdict(list)
     for source, line, function, reason in unreached:
         grouped[(source, function, reason)].append(line)
-    for (source, function, reason), at in sorted(grouped.items(), key=lambda g: (g[0][0], min(g[1]))):
+    for (source, function, reason), at in sorted(grouped.items(), key=lambda g: (g[0][0], min(g[1]), g[0][1])):
         lines_text = ", ".join(str(n) for n in sorted(set(at)))
         if reason is None:
             unexplained += len(at)
@@ -443,7 +445,7 @@ def main():
           f"{unexplained} of them not explained; apart: " + ", ".join(
               f"{kind} {by_kind[kind][0]}/{by_kind[kind][1]}"
               for kind in ("generated", "bindings", "library", "check", "uncalled")))
-    for (source, function, reason), at in sorted(grouped.items()):
+    for (source, function, reason), at in sorted(grouped.items(), key=lambda g: (g[0][0], g[0][1])):
         if reason is None:
             print(f"coverage: unreached, not explained: {source}:"
                   f"{','.join(str(n) for n in sorted(set(at)))} in {function}")
