@@ -58,20 +58,30 @@ def run(args, stdin=None):
     return subprocess.run(args, input=stdin, capture_output=True, text=True, check=True).stdout
 
 
-def coverage_points(module):
-    """(section, offset) of every coverage point: the return address of each
-    call to __sanitizer_cov_trace_pc (rel32 at r_offset, call ends 4 later)."""
-    points = []
+RELOCATION = re.compile(
+    r"\s*([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)\s+[0-9a-f]+\s+(\S+)\s*([+-])\s*([0-9a-f]+)")
+
+
+def relocations(module):
+    """(section, offset, type, symbol, addend) of each relocation, the
+    section being the one relocated (.text for .rela.text)."""
     section = None
     for line in run([tool("llvm-readelf"), "-r", "--wide", module]).splitlines():
         header = re.match(r"Relocation section '\.rela(\S+)'", line)
         if header:
             section = header.group(1)
             continue
-        fields = line.split()
-        if section and len(fields) >= 5 and fields[4] == TRACE_PC:
-            points.append((section, int(fields[0], 16) + 4))
-    return points
+        match = RELOCATION.match(line)
+        if section and match:
+            offset, kind, name, sign, addend = match.groups()
+            yield section, int(offset, 16), kind, name, int(addend, 16) * (1 if sign == "+" else -1)
+
+
+def coverage_points(module):
+    """(section, offset) of every coverage point: the return address of each
+    call to __sanitizer_cov_trace_pc (rel32 at r_offset, call ends 4 later)."""
+    return [(section, offset + 4) for section, offset, _, name, _ in relocations(module)
+            if name == TRACE_PC]
 
 
 # Calls that begin a block reporting a bug.
@@ -167,24 +177,14 @@ def called_functions(module, symbols):
         else:
             roots.add(target)
 
-    section = None
-    for line in run([tool("llvm-readelf"), "-r", "--wide", module]).splitlines():
-        header = re.match(r"Relocation section '\.rela(\S+)'", line)
-        if header:
-            section = header.group(1)
+    for section, offset, kind, name, addend in relocations(module):
+        if section.startswith((".debug", ".eh_frame")):
             continue
-        if not section or section.startswith((".debug", ".eh_frame")):
-            continue
-        match = re.match(r"\s*([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)\s+[0-9a-f]+\s+(\S+)\s*([+-])\s*([0-9a-f]+)", line)
-        if not match:
-            continue
-        offset, kind, name, sign, addend = match.groups()
-        addend = int(addend, 16) * (1 if sign == "+" else -1)
         if name == ".text":
             pc_relative = kind in ("R_X86_64_PC32", "R_X86_64_PLT32")
-            refer(section, int(offset, 16), addend + (4 if pc_relative else 0))
+            refer(section, offset, addend + (4 if pc_relative else 0))
         elif name in address_of:
-            refer(section, int(offset, 16), address_of[name])
+            refer(section, offset, address_of[name])
     listing = run([tool("llvm-objdump"), "-d", "--no-show-raw-insn", "--section=.text", module])
     for line in listing.splitlines():
         call = re.match(r"\s+([0-9a-f]+):\s+(call\S*|j\S+)\s+0x([0-9a-f]+)", line)
