@@ -140,9 +140,10 @@ impl<'a> Attr<'a> {
     /// inside a request that lives for `'a`.
     #[inline]
     unsafe fn from_ptr(ptr: *const bindings::nlattr) -> Self {
+        // SAFETY: the caller guarantees an attribute header at `ptr`.
+        let len = usize::from(unsafe { (*ptr).nla_len });
         // SAFETY: the caller guarantees `nla_len` readable bytes.
-        let raw =
-            unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), usize::from((*ptr).nla_len)) };
+        let raw = unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), len) };
         Self { raw }
     }
 

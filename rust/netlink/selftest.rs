@@ -190,9 +190,9 @@ static BROADCAST_POLICY: PolicyTable<{ attrs::MAX as usize + 1 }> =
 fn policy_table_from_the_spec() -> core::result::Result<(), &'static str> {
     let policy = BROADCAST_POLICY.policy();
     check!(policy.max_attr() == attrs::MAX);
+    let len = usize::from(policy.max_attr()) + 1;
     // SAFETY: the policy has `max_attr + 1` entries.
-    let entries =
-        unsafe { core::slice::from_raw_parts(policy.as_ptr(), usize::from(policy.max_attr()) + 1) };
+    let entries = unsafe { core::slice::from_raw_parts(policy.as_ptr(), len) };
     check!(entries[0].type_ == 0 && entries[3].type_ == 0 && entries[5].type_ == 0);
     check!(u32::from(entries[1].type_) == bindings::NLA_BINARY);
     check!(u32::from(entries[2].type_) == bindings::NLA_U32);
