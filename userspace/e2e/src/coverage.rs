@@ -10,8 +10,8 @@
 //! and after each load.
 
 use anyhow::{Context, Result};
-use nltest_kcov::{Kcov, ModuleSections, Reached};
-use std::path::PathBuf;
+use nltest_kcov::{Kcov, ModuleObject, ModuleSections, Reached};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// KCOV entries between two flushes: the longest test (the fuzz campaign)
@@ -20,6 +20,7 @@ const TRACE_WORDS: usize = 1 << 23;
 
 struct Tracer {
     kcov: Kcov,
+    object: ModuleObject,
     reached: Reached,
     /// Addresses that fell in no section of the module: traced while it was
     /// loaded at an address the tracer never saw (another thread's reload).
@@ -37,6 +38,11 @@ fn with_tracer<T>(f: impl FnOnce(&mut Tracer) -> T) -> Option<T> {
 }
 
 impl Tracer {
+    /// Where the module is loaded now, if it is.
+    fn sections(&self) -> Option<ModuleSections> {
+        ModuleSections::read("nltest", &self.object).ok()
+    }
+
     /// Moves what was traced into `reached`, located in `sections`.
     fn flush(&mut self, sections: Option<&ModuleSections>, name: &str) {
         let (addresses, full) = self.kcov.addresses();
@@ -57,20 +63,15 @@ impl Tracer {
 /// Starts tracing; every test from now on runs traced.
 pub fn start(output: PathBuf) -> Result<()> {
     let kcov = Kcov::open(TRACE_WORDS).context("--coverage")?;
-    let module = std::fs::read(crate::guest::MODULE).context("reading the module")?;
-    nltest_kcov::check_sections(&module).context("the module's sections")?;
+    let object = ModuleObject::read(Path::new(crate::guest::MODULE))?;
     *TRACER.lock().unwrap() = Some(Tracer {
         kcov,
+        object,
         reached: Reached::default(),
         unplaced: 0,
         output,
     });
     Ok(())
-}
-
-fn current_sections() -> Option<ModuleSections> {
-    let module = std::fs::read(crate::guest::MODULE).ok()?;
-    ModuleSections::read("nltest", &module).ok()
 }
 
 /// Runs `test` traced (when tracing), from the calling thread.
@@ -79,8 +80,8 @@ pub fn trace<T>(name: &str, test: impl FnOnce() -> T) -> Result<T> {
         enabled.context("KCOV_ENABLE")?;
     }
     let outcome = test();
-    let sections = current_sections();
     with_tracer(|tracer| {
+        let sections = tracer.sections();
         tracer.flush(sections.as_ref(), name);
         tracer.kcov.disable()
     })
@@ -92,9 +93,12 @@ pub fn trace<T>(name: &str, test: impl FnOnce() -> T) -> Result<T> {
 /// Before an unload: places what was traced, and returns the sections the
 /// module's exit will run in.
 pub fn module_unloading() -> Option<ModuleSections> {
-    let sections = current_sections();
-    with_tracer(|tracer| tracer.flush(sections.as_ref(), "an unload"));
-    sections
+    with_tracer(|tracer| {
+        let sections = tracer.sections();
+        tracer.flush(sections.as_ref(), "an unload");
+        sections
+    })
+    .flatten()
 }
 
 /// After an unload (or a refused one), with what `module_unloading` saw.
@@ -104,8 +108,10 @@ pub fn module_unloaded(sections: Option<ModuleSections>) {
 
 /// After a load: its init ran where the module now is.
 pub fn module_loaded() {
-    let sections = current_sections();
-    with_tracer(|tracer| tracer.flush(sections.as_ref(), "a load"));
+    with_tracer(|tracer| {
+        let sections = tracer.sections();
+        tracer.flush(sections.as_ref(), "a load");
+    });
 }
 
 /// Writes the points reached; prints how many.

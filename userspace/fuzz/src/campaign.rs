@@ -5,7 +5,7 @@
 use crate::generator::Generator;
 use crate::mutate::{mutate, Datagram, Via};
 use nltest_client::{Error, GenlFamily, ModuleSocket, RawMessage, Request, Response};
-use nltest_kcov::{Kcov, ModuleSections, Reached};
+use nltest_kcov::{Kcov, ModuleObject, ModuleSections, Reached};
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -50,12 +50,7 @@ impl Coverage {
     /// Starts measuring, for the calling thread, the coverage of `module`,
     /// loaded from the object file `object`.
     pub fn start(module: &str, object: &std::path::Path) -> std::io::Result<Self> {
-        let object = std::fs::read(object).map_err(|error| {
-            std::io::Error::new(
-                error.kind(),
-                format!("cannot read {}: {error}", object.display()),
-            )
-        })?;
+        let object = ModuleObject::read(object)?;
         let sections = ModuleSections::read(module, &object)?;
         let mut kcov = Kcov::open(TRACE_WORDS)?;
         kcov.enable()?;

@@ -158,7 +158,7 @@ impl Drop for Kcov {
 
 /// Where the module's code sections are loaded, from
 /// `/sys/module/MODULE/sections`, and how long they are, from the module's
-/// object file.
+/// object file ([`ModuleObject`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModuleSections {
     /// (address, size, name), sorted by address.
@@ -171,8 +171,7 @@ const CODE_SECTIONS: &[&str] = &[".text", ".exit.text"];
 impl ModuleSections {
     /// Reads the load addresses of `module`'s code sections (root only: the
     /// kernel shows zeros to others); `object` is the module's `.ko` file.
-    pub fn read(module: &str, object: &[u8]) -> io::Result<Self> {
-        let sizes = section_sizes(object)?;
+    pub fn read(module: &str, object: &ModuleObject) -> io::Result<Self> {
         let mut sections = Vec::new();
         for name in CODE_SECTIONS {
             let path = format!("/sys/module/{module}/sections/{name}");
@@ -190,7 +189,8 @@ impl ModuleSections {
             };
             let address = u64::from_str_radix(text.trim().trim_start_matches("0x"), 16)
                 .map_err(|_| io::Error::other(format!("{path}: not an address: {text}")))?;
-            let size = sizes
+            let size = object
+                .sizes
                 .iter()
                 .find(|(section, _)| section == name)
                 .map(|(_, size)| *size)
@@ -210,13 +210,34 @@ impl ModuleSections {
     }
 }
 
-/// Checks that `object` is an ELF file with the code sections coverage
-/// needs.
-pub fn check_sections(object: &[u8]) -> io::Result<()> {
-    let sizes = section_sizes(object)?;
-    match sizes.iter().any(|(name, _)| name == ".text") {
-        true => Ok(()),
-        false => Err(io::Error::other("the module object has no .text")),
+/// What coverage needs of a module's `.ko` file: the sizes of its
+/// sections, read once (they do not change while it is loaded and
+/// reloaded).
+#[derive(Clone, Debug)]
+pub struct ModuleObject {
+    /// (name, size) of each section.
+    sizes: Vec<(String, u64)>,
+}
+
+impl ModuleObject {
+    /// Reads the object file at `path`, which must have a `.text`.
+    pub fn read(path: &Path) -> io::Result<Self> {
+        let bytes = fs::read(path).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot read {}: {error}", path.display()),
+            )
+        })?;
+        Self::parse(&bytes)
+            .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))
+    }
+
+    fn parse(object: &[u8]) -> io::Result<Self> {
+        let sizes = section_sizes(object)?;
+        if !sizes.iter().any(|(name, _)| name == ".text") {
+            return Err(io::Error::other("the module object has no .text"));
+        }
+        Ok(Self { sizes })
     }
 }
 
@@ -322,9 +343,9 @@ mod tests {
         assert!(sizes
             .iter()
             .any(|(name, size)| name == ".text" && *size > 0));
-        assert!(check_sections(&object).is_ok());
-        assert!(check_sections(b"\x7fELF\x02\x01 too short").is_err());
-        assert!(check_sections(b"#!/bin/sh").is_err());
+        assert!(ModuleObject::parse(&object).is_ok());
+        assert!(ModuleObject::parse(b"\x7fELF\x02\x01 too short").is_err());
+        assert!(ModuleObject::parse(b"#!/bin/sh").is_err());
     }
 
     #[test]
