@@ -86,19 +86,15 @@ def coverage_points(module):
 
 # Calls that begin a block reporting a bug.
 BUG_REPORTS = re.compile(r"^(__asan_report_|__asan_handle_no_return|__ubsan_handle_)")
-# A call's target operand, as llvm-objdump prints it.
-JUMP_TARGET = re.compile(r"^\s+[0-9a-f]+:\s+j\S+\s+0x([0-9a-f]+)")
+# The target operand of a direct call or jump, as llvm-objdump prints it.
+BRANCH_TARGET = re.compile(r"^\s+[0-9a-f]+:\s+(?:call\S*|j\S+)\s+0x([0-9a-f]+)")
 
 
-def check_points(module, points):
-    """The points KASAN's and Rust's checks add: blocks that only report a
-    bug (their first control transfer after the coverage call is a call of
-    BUG_REPORTS), and for accesses of less than 8 bytes KASAN's slow path
-    (taken only when the shadow byte is not zero: the granule's offset
-    compared with it, `and $0x7`, then on to a report block) with the block
-    it jumps to when the access is fine after all."""
+def disassemble(module):
+    """The instructions of .text, each [address, mnemonic, the symbol its
+    call is relocated to, the address it calls or jumps to, its text]."""
     listing = run([tool("llvm-objdump"), "-dr", "--no-show-raw-insn", "--section=.text", module])
-    instructions = []  # [address, mnemonic, call target, jump target, text]
+    instructions = []
     for line in listing.splitlines():
         relocation = re.search(r"R_X86_64_PLT32\s+(\S+?)(-0x4)?$", line)
         if relocation:
@@ -107,9 +103,19 @@ def check_points(module, points):
             continue
         instruction = re.match(r"\s+([0-9a-f]+):\s+(\S+)", line)
         if instruction:
-            jump = JUMP_TARGET.match(line)
+            target = BRANCH_TARGET.match(line)
             instructions.append([int(instruction.group(1), 16), instruction.group(2), None,
-                                 int(jump.group(1), 16) if jump else None, line])
+                                 int(target.group(1), 16) if target else None, line])
+    return instructions
+
+
+def check_points(instructions, points):
+    """The points KASAN's and Rust's checks add: blocks that only report a
+    bug (their first control transfer after the coverage call is a call of
+    BUG_REPORTS), and for accesses of less than 8 bytes KASAN's slow path
+    (taken only when the shadow byte is not zero: the granule's offset
+    compared with it, `and $0x7`, then on to a report block) with the block
+    it jumps to when the access is fine after all."""
     at = {instruction[0]: index for index, instruction in enumerate(instructions)}
     wanted = {offset for section, offset in points if section == ".text"}
 
@@ -133,9 +139,10 @@ def check_points(module, points):
     for index, (address, mnemonic, _, target, _) in enumerate(instructions):
         if not mnemonic.startswith("j") or mnemonic == "jmp" or target is None:
             continue
-        if index + 1 >= len(instructions) or instructions[index + 1][2] != TRACE_PC:
+        # Falls through to a coverage call whose block reports a bug.
+        if index + 2 >= len(instructions) or instructions[index + 1][2] != TRACE_PC:
             continue
-        if not reports_a_bug(instructions[index + 2][0]) if index + 2 < len(instructions) else True:
+        if not reports_a_bug(instructions[index + 2][0]):
             continue
         start = index
         while start > 0 and not instructions[start - 1][1].startswith(("j", "ret", "call")):
@@ -152,7 +159,7 @@ def check_points(module, points):
     return checks
 
 
-def called_functions(module, symbols):
+def called_functions(module, symbols, instructions):
     """Start offsets of the .text functions some input can run: those that
     code or data outside .text points to (init_module, operation tables,
     vtables), and those a called function calls, jumps to or takes the
@@ -160,11 +167,7 @@ def called_functions(module, symbols):
     theirs was inlined, or they run only in constant evaluation."""
     text = symbols.get(".text", [])
     starts = {start for start, _, _ in text}
-    address_of = {}
-    for line in run([tool("llvm-readelf"), "-s", "--wide", module]).splitlines():
-        fields = line.split()
-        if len(fields) >= 8 and fields[3] == "FUNC":
-            address_of[fields[7]] = int(fields[1], 16)
+    address_of = symbols.raw_names
     roots, edges = set(), defaultdict(set)
 
     def refer(section, offset, target):
@@ -185,11 +188,9 @@ def called_functions(module, symbols):
             refer(section, offset, addend + (4 if pc_relative else 0))
         elif name in address_of:
             refer(section, offset, address_of[name])
-    listing = run([tool("llvm-objdump"), "-d", "--no-show-raw-insn", "--section=.text", module])
-    for line in listing.splitlines():
-        call = re.match(r"\s+([0-9a-f]+):\s+(call\S*|j\S+)\s+0x([0-9a-f]+)", line)
-        if call:
-            refer(".text", int(call.group(1), 16), int(call.group(3), 16))
+    for address, _, _, target, _ in instructions:
+        if target is not None:
+            refer(".text", address, target)
     called, pending = set(), list(roots)
     while pending:
         function = pending.pop()
@@ -204,14 +205,23 @@ def address_after(instructions, index):
     return instructions[index + 1][0]
 
 
+class Symbols(defaultdict):
+    """{section: [(start, end, name)]} of the module's function symbols,
+    with `raw_names`, {symbol name: start} of those in .text."""
+
+    def __init__(self):
+        super().__init__(list)
+        self.raw_names = {}
+
+
 def function_symbols(module):
-    """{section: [(start, end, name)]} of the module's function symbols."""
+    """The module's function symbols (Symbols)."""
     sections = {}
     for line in run([tool("llvm-readelf"), "-S", "--wide", module]).splitlines():
         match = re.match(r"\s*\[\s*(\d+)\]\s+(\S+)", line)
         if match:
             sections[match.group(1)] = match.group(2)
-    symbols = defaultdict(list)
+    symbols = Symbols()
     names = []
     for line in run([tool("llvm-readelf"), "-s", "--wide", module]).splitlines():
         fields = line.split()
@@ -219,6 +229,8 @@ def function_symbols(module):
             start, size = int(fields[1], 16), int(fields[2])
             symbols[sections[fields[6]]].append([start, start + size, fields[7]])
             names.append(fields[7])
+            if sections[fields[6]] == ".text":
+                symbols.raw_names[fields[7]] = start
     demangled = run([tool("llvm-cxxfilt")], "\n".join(names) + "\n").splitlines()
     by_name = dict(zip(names, demangled))
     for entries in symbols.values():
@@ -355,8 +367,9 @@ def main():
     points = coverage_points(args.module)
     symbols = function_symbols(args.module)
     lines = source_lines(args.module, points)
-    bug_reports = check_points(args.module, points)
-    called = called_functions(args.module, symbols)
+    instructions = disassemble(args.module)
+    bug_reports = check_points(instructions, points)
+    called = called_functions(args.module, symbols, instructions)
     reasons = read_reasons()
     stray = reached - set(points)
     if stray:
