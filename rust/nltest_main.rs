@@ -32,9 +32,9 @@ use compat::{module, Zeroable};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use netlink::{
-    attribute_size, split_ops_len, Attributes, Command, DumpWriter, Family, FamilyRegistration,
-    Groups, Malformed, Message, MessageType, MessageWriter, NetId, OutMessage, Registration,
-    Replies, Request, Sent, Served, Service, SocketConfig, SplitOps,
+    attribute_size, split_ops_len, AttrTable, Attributes, Command, DumpWriter, Family,
+    FamilyRegistration, Groups, Malformed, Message, MessageType, MessageWriter, NetId, OutMessage,
+    Outcome, Registration, Replies, Request, Sent, Service, SocketConfig, SplitOps,
 };
 use protocol::{attrs, genl, raw, stat_attrs, Counter, ECHO_GROUP, GROUP_COUNT};
 
@@ -177,6 +177,8 @@ impl Service for NlTestService {
         netlink::command!(raw::GET_STATS, genl::GET_STATS, get_stats, Some(dump_stats)),
     ];
 
+    type AttrTable = AttrTable<{ attrs::MAX as usize + 1 }>;
+
     fn net_id() -> &'static NetId {
         &NET_ID
     }
@@ -194,7 +196,7 @@ impl Service for NlTestService {
         let payload = message.payload;
         // The echo's delivery report counts its payload's bytes.
         if replies
-            .copy(header.kind, header.seq, payload, payload.len())
+            .copy(header.nlmsg_type, header.nlmsg_seq, payload, payload.len())
             .is_err()
         {
             add(&counters.errors, 1);
@@ -204,7 +206,7 @@ impl Service for NlTestService {
             // Best effort: a listener that does not keep up loses broadcasts,
             // and the netlink core tells it so with ENOBUFS. The sender has
             // its echo already.
-            if let Ok(event) = OutMessage::new(header.kind, 0, header.seq, payload) {
+            if let Ok(event) = OutMessage::new(header.nlmsg_type, 0, header.nlmsg_seq, payload) {
                 let _ = socket.multicast(event, replies.portid(), ECHO_GROUP);
             }
         }
@@ -230,9 +232,13 @@ impl Service for NlTestService {
     /// commands, refused permissions and attributes the policy rejects;
     /// over generic netlink the core answers those itself.
     #[inline]
-    fn serve(counters: &Counters, dispatch: impl FnOnce() -> Result<Served>) -> Result<Served> {
+    fn serve(counters: &Counters, dispatch: impl FnOnce() -> Outcome) -> Outcome {
         add(&counters.requests, 1);
-        dispatch().inspect_err(|_| add(&counters.errors, 1))
+        let outcome = dispatch();
+        if outcome.failed() {
+            add(&counters.errors, 1);
+        }
+        outcome
     }
 
     fn bind(counters: &Counters, group: u32) -> Result {

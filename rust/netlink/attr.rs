@@ -5,14 +5,10 @@
 
 use crate::bindings;
 use crate::protocol::ynl::{AttrSpec, AttrType};
-use kernel::prelude::*;
+use core::mem::MaybeUninit;
 
 /// Size of an attribute's header, aligned (`NLA_HDRLEN`).
 pub(super) const ATTR_HEADER_LEN: usize = (core::mem::size_of::<bindings::nlattr>() + 3) & !3;
-
-/// The bits of `nla_type` that are the type (`NLA_TYPE_MASK`): without
-/// `NLA_F_NESTED` and `NLA_F_NET_BYTEORDER`.
-const ATTR_TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
 
 /// A strict attribute policy: the attributes a command takes, among types
 /// `1..=max_attr`, with the types and `checks` of their spec. Type 0, types
@@ -90,6 +86,8 @@ impl<const N: usize> PolicyTable<N> {
 // Mutable references and pointer writes in `const fn` need Rust 1.83,
 // newer than the kernel's minimum (1.78): the module needs 1.83.
 #[allow(clippy::incompatible_msrv)]
+// Called in constant context only: inlined, it is never compiled as code.
+#[inline]
 const fn set(entry: &mut bindings::nla_policy, attr: &AttrSpec) {
     match attr.kind {
         AttrType::Binary => entry.type_ = bindings::NLA_BINARY as u8,
@@ -168,132 +166,120 @@ impl<'a> Attr<'a> {
     }
 }
 
-/// Iterator over a stream of attributes (`nla_for_each_attr`): each as its
-/// type (`nla_type`, without the flag bits) and the attribute. Stops at the
-/// first attribute whose length is shorter than a header or runs past the
-/// end. Plain safe Rust over a byte slice.
-pub(crate) struct AttrIter<'a> {
-    rest: &'a [u8],
+/// Room for a request's attributes by type, `0..N` (`struct nlattr *tb[N]`),
+/// which [`Attributes::parse`] fills: sized for an attribute set,
+/// `ATTR_MAX + 1` entries, as YNL-generated C sizes it. Left uninitialized:
+/// `__nla_parse` clears the entries of the policy's types before it fills
+/// them, and only those are read.
+pub(crate) struct AttrTable<const N: usize>([MaybeUninit<*mut bindings::nlattr>; N]);
+
+/// What a protocol unit parses a request's attributes into: an
+/// [`AttrTable`] of some size (the trait is for naming one in a service's
+/// declaration; `AttrTable` is its only implementation).
+pub(crate) trait ParseTable {
+    /// Its number of entries.
+    const LEN: usize;
+
+    /// A table whose entries are not initialized.
+    fn new() -> Self;
+
+    /// Its first entry, of [`Self::LEN`].
+    fn as_mut_ptr(&mut self) -> *mut *mut bindings::nlattr;
 }
 
-impl<'a> AttrIter<'a> {
-    /// The attributes of `stream`.
+impl<const N: usize> ParseTable for AttrTable<N> {
+    const LEN: usize = N;
+
     #[inline]
-    pub(crate) fn new(stream: &'a [u8]) -> Self {
-        Self { rest: stream }
+    fn new() -> Self {
+        Self([const { MaybeUninit::uninit() }; N])
+    }
+
+    #[inline]
+    fn as_mut_ptr(&mut self) -> *mut *mut bindings::nlattr {
+        self.0.as_mut_ptr().cast()
     }
 }
 
-impl<'a> Iterator for AttrIter<'a> {
-    type Item = (u16, Attr<'a>);
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        let rest = core::mem::take(&mut self.rest);
-        let header = rest.first_chunk::<4>()?;
-        let len = usize::from(u16::from_ne_bytes([header[0], header[1]]));
-        let kind = u16::from_ne_bytes([header[2], header[3]]) & ATTR_TYPE_MASK;
-        if len < ATTR_HEADER_LEN || len > rest.len() {
-            return None;
-        }
-        // `NLA_ALIGN`: the last attribute may lack its padding.
-        self.rest = rest.get((len + 3) & !3..).unwrap_or_default();
-        Some((kind, Attr { raw: &rest[..len] }))
-    }
-}
-
-/// The attributes of a request, checked against its command's policy.
+/// The attributes of a request, checked against its command's policy and
+/// indexed by type.
 ///
 /// # Invariants
 ///
-/// A `Table` entry is null or an attribute that the netlink core checked
-/// (`__nla_parse`), inside a request that lives for `'a`; a `Stream` is
-/// attributes that `__nla_validate` checked.
+/// Each entry of `table` is null or an attribute that the netlink core
+/// checked (`__nla_parse`), inside a request that lives for `'a`.
 pub(crate) struct Attributes<'a> {
-    found: Found<'a>,
-}
-
-enum Found<'a> {
-    /// As the generic netlink core parsed them: indexed by type.
-    Table(&'a [*mut bindings::nlattr]),
-    /// As they lie in the request, validated.
-    Stream(&'a [u8]),
+    table: &'a [*mut bindings::nlattr],
 }
 
 impl<'a> Attributes<'a> {
-    /// The attributes of a parse result: the first `len` entries of `table`
-    /// (none when it is null), used in place.
+    /// The attributes of a parse result: the first `len` entries of `table`,
+    /// used in place.
     ///
     /// # Safety
     ///
-    /// `table` must be null or point to `len` entries, each null or an
-    /// attribute the netlink core checked, inside a request that lives for
-    /// `'a`, and the table must live for `'a` too.
+    /// `table` must point to `len` entries, each null or an attribute the
+    /// netlink core checked, inside a request that lives for `'a`, and the
+    /// table must live for `'a` too.
     #[inline]
     pub(super) unsafe fn parsed(table: *const *mut bindings::nlattr, len: usize) -> Self {
-        let table = if table.is_null() {
-            &[]
-        } else {
-            // SAFETY: the caller guarantees `len` readable entries for `'a`.
-            unsafe { core::slice::from_raw_parts(table, len) }
-        };
+        // SAFETY: the caller guarantees `len` readable entries for `'a`.
+        let table = unsafe { core::slice::from_raw_parts(table, len) };
         // INVARIANT: the entries come from the caller's checked table.
-        Self {
-            found: Found::Table(table),
-        }
+        Self { table }
     }
 
-    /// Validates `stream`, the attributes of a request, against `policy`,
-    /// strictly (`__nla_validate` with `NL_VALIDATE_STRICT`): unknown,
-    /// malformed or out-of-range attributes, and trailing bytes, fail with
-    /// the kernel's own errno and extended ack, which points at the
-    /// attribute (and, through `extack->policy`, at the policy's entry:
-    /// the policy is `'static`).
+    /// Parses `stream`, the attributes of a request, into `table` against
+    /// `policy`, strictly (`__nla_parse` with `NL_VALIDATE_STRICT`), as the
+    /// generic netlink core parses a family's requests: unknown, malformed
+    /// or out-of-range attributes, and trailing bytes, fail with the
+    /// kernel's own errno and extended ack, which points at the attribute
+    /// (and, through `extack->policy`, at the policy's entry: the policy is
+    /// `'static`).
     ///
     /// # Safety
     ///
-    /// `extack` must be valid, and used by nothing else during the call.
+    /// `policy.max_attr()` must be below `T::LEN`; `extack` must be valid,
+    /// and used by nothing else during the call.
     #[inline]
-    pub(super) unsafe fn validate(
+    pub(super) unsafe fn parse<T: ParseTable>(
+        table: &'a mut T,
         stream: &'a [u8],
         policy: Policy,
         extack: *mut bindings::netlink_ext_ack,
     ) -> kernel::error::Result<Self> {
-        let len = i32::try_from(stream.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `stream` is `len` readable bytes, the policy has
-        // `max_attr + 1` entries in static memory; the caller vouches for
-        // `extack`.
+        // The length is an `int`, as `nlmsg_attrlen` computes it: no
+        // datagram that long reaches a socket (`netlink_sendmsg` refuses one
+        // larger than `sk_sndbuf`, an `int`), and clamping needs no branch.
+        let len = stream.len().min(i32::MAX as usize) as i32;
+        // SAFETY: `table` has `T::LEN` entries, more than `max_attr`, as the
+        // caller guarantees; `stream` is at least `len` readable bytes; the
+        // policy has `max_attr + 1` entries in static memory; the caller
+        // vouches for `extack`.
         super::skb::to_result(unsafe {
-            bindings::__nla_validate(
+            bindings::__nla_parse(
+                table.as_mut_ptr(),
+                policy.max_attr().into(),
                 stream.as_ptr().cast(),
                 len,
-                policy.max_attr().into(),
                 policy.as_ptr(),
                 bindings::NLTEST_VALIDATE_STRICT,
                 extack,
             )
         })?;
-        // INVARIANT: validated.
-        Ok(Self {
-            found: Found::Stream(stream),
-        })
+        // SAFETY: `__nla_parse` filled the table's first `max_attr + 1`
+        // entries with null or checked attributes of `stream`; both live for
+        // `'a`.
+        Ok(unsafe { Self::parsed(table.as_mut_ptr(), usize::from(policy.max_attr()) + 1) })
     }
 
     /// The attribute of type `attr`, if the request has it (the last one,
     /// as `__nla_parse` keeps, when it has several).
     #[inline]
     pub(crate) fn get(&self, attr: u16) -> Option<Attr<'a>> {
-        match self.found {
-            Found::Table(table) => {
-                let ptr = *table.get(usize::from(attr))?;
-                // SAFETY: a non-null entry is a checked attribute of the
-                // request (type invariant).
-                (!ptr.is_null()).then(|| unsafe { Attr::from_ptr(ptr) })
-            }
-            Found::Stream(stream) => AttrIter::new(stream)
-                .filter(|&(kind, _)| kind == attr)
-                .last()
-                .map(|(_, found)| found),
-        }
+        let ptr = *self.table.get(usize::from(attr))?;
+        // SAFETY: a non-null entry is a checked attribute of the request
+        // (type invariant).
+        (!ptr.is_null()).then(|| unsafe { Attr::from_ptr(ptr) })
     }
 }

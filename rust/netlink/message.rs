@@ -20,16 +20,13 @@ pub(super) const fn align(len: usize) -> usize {
 /// The fields of a `struct nlmsghdr`, in host byte order.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Header {
-    /// `nlmsg_len`: length of the message, header included.
-    pub(crate) len: u32,
-    /// `nlmsg_type`.
-    pub(crate) kind: u16,
-    /// `nlmsg_flags`.
-    pub(crate) flags: u16,
-    /// `nlmsg_seq`.
-    pub(crate) seq: u32,
-    /// `nlmsg_pid`: what the sender wrote; never trusted as an address.
-    pub(crate) pid: u32,
+    /// Length of the message, header included.
+    pub(crate) nlmsg_len: u32,
+    pub(crate) nlmsg_type: u16,
+    pub(crate) nlmsg_flags: u16,
+    pub(crate) nlmsg_seq: u32,
+    /// What the sender wrote; never trusted as an address.
+    pub(crate) nlmsg_pid: u32,
 }
 
 impl Header {
@@ -40,22 +37,22 @@ impl Header {
         };
         let u16_at = |at: usize| u16::from_ne_bytes([bytes[at], bytes[at + 1]]);
         Self {
-            len: u32_at(0),
-            kind: u16_at(4),
-            flags: u16_at(6),
-            seq: u32_at(8),
-            pid: u32_at(12),
+            nlmsg_len: u32_at(0),
+            nlmsg_type: u16_at(4),
+            nlmsg_flags: u16_at(6),
+            nlmsg_seq: u32_at(8),
+            nlmsg_pid: u32_at(12),
         }
     }
 
     /// The header as it is laid out in a datagram.
     pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut bytes = [0u8; HEADER_LEN];
-        bytes[0..4].copy_from_slice(&self.len.to_ne_bytes());
-        bytes[4..6].copy_from_slice(&self.kind.to_ne_bytes());
-        bytes[6..8].copy_from_slice(&self.flags.to_ne_bytes());
-        bytes[8..12].copy_from_slice(&self.seq.to_ne_bytes());
-        bytes[12..16].copy_from_slice(&self.pid.to_ne_bytes());
+        bytes[0..4].copy_from_slice(&self.nlmsg_len.to_ne_bytes());
+        bytes[4..6].copy_from_slice(&self.nlmsg_type.to_ne_bytes());
+        bytes[6..8].copy_from_slice(&self.nlmsg_flags.to_ne_bytes());
+        bytes[8..12].copy_from_slice(&self.nlmsg_seq.to_ne_bytes());
+        bytes[12..16].copy_from_slice(&self.nlmsg_pid.to_ne_bytes());
         bytes
     }
 }
@@ -128,7 +125,7 @@ impl<'a> Iterator for Messages<'a> {
             return Some(Err(Malformed::Truncated));
         };
         let header = Header::parse(header_bytes);
-        let len = header.len as usize;
+        let len = header.nlmsg_len as usize;
         if len < HEADER_LEN || len > rest.len() {
             return Some(Err(Malformed::BadLength(header)));
         }

@@ -27,11 +27,11 @@ mod service;
 mod skb;
 mod socket;
 
-pub(crate) use attr::{Attributes, PolicyTable};
+pub(crate) use attr::{AttrTable, Attributes, PolicyTable};
 pub(crate) use message::{Malformed, Message};
 pub(crate) use service::{
     command, do_request, split_ops_len, Command, DumpWriter, Family, FamilyRegistration, Groups,
-    MessageType, NetId, Registration, Replies, Request, Sent, Served, Service, SplitOps,
+    MessageType, NetId, Outcome, Registration, Replies, Request, Sent, Service, SplitOps,
 };
 pub(crate) use skb::{attribute_size, MessageWriter, OutMessage};
 pub(crate) use socket::SocketConfig;

@@ -3,11 +3,11 @@
 //! Tests of the layer's pure parts, run at load by a module built with
 //! `NLTEST_SELFTEST=1` (Kbuild sets `--cfg nltest_selftest`): message
 //! framing over a byte slice, attribute streams, the policy builder, and
-//! validation against a policy by the kernel's own `__nla_validate`. The
+//! and parsing against a policy by the kernel's own `__nla_parse`. The
 //! test kernels have no KUnit; these run on every supported kernel without
 //! rebuilding it. [`run`] reports `N passed, M failed` in the kernel log.
 
-use super::attr::{AttrIter, Attributes, PolicyTable, ATTR_HEADER_LEN};
+use super::attr::{AttrTable, Attributes, ParseTable, PolicyTable, ATTR_HEADER_LEN};
 use super::message::{align, Header, Malformed, Messages, HEADER_LEN};
 use super::skb::attribute_size;
 use crate::bindings;
@@ -25,14 +25,14 @@ macro_rules! check {
     };
 }
 
-/// A message header of `len` (`nlmsg_len`) and type `kind`, as bytes.
-fn header(len: u32, kind: u16) -> [u8; HEADER_LEN] {
+/// A message header of `nlmsg_len` and `nlmsg_type`, as bytes.
+fn header(nlmsg_len: u32, nlmsg_type: u16) -> [u8; HEADER_LEN] {
     Header {
-        len,
-        kind,
-        flags: 0,
-        seq: 7,
-        pid: 0,
+        nlmsg_len,
+        nlmsg_type,
+        nlmsg_flags: 0,
+        nlmsg_seq: 7,
+        nlmsg_pid: 0,
     }
     .to_bytes()
 }
@@ -56,7 +56,7 @@ fn header_only_message() -> core::result::Result<(), &'static str> {
         return Err("no message");
     };
     check!(message.payload.is_empty());
-    check!(message.header().kind == 0x10 && message.header().seq == 7);
+    check!(message.header().nlmsg_type == 0x10 && message.header().nlmsg_seq == 7);
     check!(messages.next().is_none());
     Ok(())
 }
@@ -75,7 +75,7 @@ fn messages_are_aligned() -> core::result::Result<(), &'static str> {
     let Some(Ok(second)) = messages.next() else {
         return Err("no second message");
     };
-    check!(second.header().kind == 0x11);
+    check!(second.header().nlmsg_type == 0x11);
     check!(messages.next().is_none() && messages.is_empty());
     Ok(())
 }
@@ -101,7 +101,7 @@ fn lengths_short_or_past_the_end() -> core::result::Result<(), &'static str> {
         let mut datagram = [0u8; 32];
         datagram[..16].copy_from_slice(&header(len, 0x10));
         let mut messages = Messages::new(&datagram);
-        check!(matches!(messages.next(), Some(Err(Malformed::BadLength(h))) if h.len == len));
+        check!(matches!(messages.next(), Some(Err(Malformed::BadLength(h))) if h.nlmsg_len == len));
         // Nothing after a wrong length can be framed.
         check!(messages.next().is_none());
     }
@@ -110,23 +110,27 @@ fn lengths_short_or_past_the_end() -> core::result::Result<(), &'static str> {
 
 fn zero_length_attribute() -> core::result::Result<(), &'static str> {
     let stream = attr_header(4, attrs::DATA);
-    let mut found = AttrIter::new(&stream);
-    check!(matches!(found.next(), Some((attrs::DATA, a)) if a.bytes().is_empty()));
-    check!(found.next().is_none());
+    let mut table = AttrTable::new();
+    let found = parse(&mut table, &stream).map_err(|_| "refused")?;
+    check!(matches!(found.get(attrs::DATA), Some(a) if a.bytes().is_empty()));
     Ok(())
 }
 
-fn attributes_are_aligned_and_flags_masked() -> core::result::Result<(), &'static str> {
-    // 5 bytes (1 of payload, 3 of padding), then a u32 with NLA_F_NESTED set.
+fn attributes_are_aligned_and_byte_order_masked() -> core::result::Result<(), &'static str> {
+    // 5 bytes (1 of payload, 3 of padding), then a u32 flagged
+    // NLA_F_NET_BYTEORDER, which is not part of its type.
     let mut stream = [0u8; 16];
     stream[..4].copy_from_slice(&attr_header(5, attrs::DATA));
     stream[4] = 0x5a;
-    stream[8..12].copy_from_slice(&attr_header(8, attrs::GROUP | (1 << 15)));
+    stream[8..12].copy_from_slice(&attr_header(8, attrs::GROUP | (1 << 14)));
     stream[12..].copy_from_slice(&3u32.to_ne_bytes());
-    let mut found = AttrIter::new(&stream);
-    check!(matches!(found.next(), Some((attrs::DATA, a)) if a.bytes() == [0x5a]));
-    check!(matches!(found.next(), Some((attrs::GROUP, a)) if a.u32() == Some(3)));
-    check!(found.next().is_none());
+    let mut table = AttrTable::new();
+    let found = parse(&mut table, &stream).map_err(|_| "refused")?;
+    check!(matches!(found.get(attrs::DATA), Some(a) if a.bytes() == [0x5a]));
+    check!(found.get(attrs::GROUP).and_then(|a| a.u32()) == Some(3));
+    // NLA_F_NESTED on an attribute that is no nest is refused.
+    stream[8..12].copy_from_slice(&attr_header(8, attrs::GROUP | (1 << 15)));
+    check!(parse(&mut AttrTable::new(), &stream).is_err());
     Ok(())
 }
 
@@ -134,40 +138,43 @@ fn attribute_lengths_short_or_past_the_end() -> core::result::Result<(), &'stati
     for len in [0, 3, 9, u16::MAX] {
         let mut stream = [0u8; 8];
         stream[..4].copy_from_slice(&attr_header(len, attrs::DATA));
-        check!(AttrIter::new(&stream).next().is_none());
+        check!(parse(&mut AttrTable::new(), &stream).is_err());
     }
     // Fewer bytes than a header.
-    check!(AttrIter::new(&[4, 0, 1]).next().is_none());
+    check!(parse(&mut AttrTable::new(), &[4, 0, 1]).is_err());
     Ok(())
 }
 
 fn maximal_attribute() -> core::result::Result<(), &'static str> {
     let len = usize::from(u16::MAX);
-    let mut stream = KVec::from_elem(0u8, len + 4, GFP_KERNEL).map_err(|_| "no memory")?;
-    stream[..4].copy_from_slice(&attr_header(u16::MAX, attrs::DATA));
-    stream[len..].copy_from_slice(&attr_header(4, attrs::UID));
-    let mut found = AttrIter::new(&stream);
-    check!(matches!(found.next(), Some((attrs::DATA, a)) if a.bytes().len() == len - 4));
     // 65535 rounds up to 65536: the next attribute starts there.
-    check!(found.next().is_none());
+    let mut stream = KVec::from_elem(0u8, len + 1 + 8, GFP_KERNEL).map_err(|_| "no memory")?;
+    stream[..4].copy_from_slice(&attr_header(u16::MAX, attrs::DATA));
+    stream[len + 1..len + 5].copy_from_slice(&attr_header(8, attrs::GROUP));
+    stream[len + 5..].copy_from_slice(&4u32.to_ne_bytes());
+    let mut table = AttrTable::new();
+    let found = parse(&mut table, &stream).map_err(|_| "refused")?;
+    check!(matches!(found.get(attrs::DATA), Some(a) if a.bytes().len() == len - 4));
+    check!(found.get(attrs::GROUP).and_then(|a| a.u32()) == Some(4));
     Ok(())
 }
 
 fn nested_attributes() -> core::result::Result<(), &'static str> {
-    // STAT { COUNTER = 2, VALUE = 9 }
+    // DATA { GROUP = 2, DATA = [] }: a nest's payload is a stream of its
+    // own, parsed with its own table.
     let mut stream = [0u8; 20];
-    stream[..4].copy_from_slice(&attr_header(20, attrs::STAT | (1 << 15)));
-    stream[4..8].copy_from_slice(&attr_header(8, 1));
+    stream[..4].copy_from_slice(&attr_header(16, attrs::DATA));
+    stream[4..8].copy_from_slice(&attr_header(8, attrs::GROUP));
     stream[8..12].copy_from_slice(&2u32.to_ne_bytes());
-    stream[12..16].copy_from_slice(&attr_header(8, 3));
-    stream[16..].copy_from_slice(&9u32.to_ne_bytes());
-    let Some((attrs::STAT, stat)) = AttrIter::new(&stream).next() else {
-        return Err("no nest");
-    };
-    let mut inner = AttrIter::new(stat.bytes());
-    check!(matches!(inner.next(), Some((1, a)) if a.u32() == Some(2)));
-    check!(matches!(inner.next(), Some((3, a)) if a.u32() == Some(9)));
-    check!(inner.next().is_none());
+    stream[12..16].copy_from_slice(&attr_header(4, attrs::DATA));
+    let mut outer = AttrTable::new();
+    let found = parse(&mut outer, &stream[..16]).map_err(|_| "outer refused")?;
+    let nest = found.get(attrs::DATA).ok_or("no nest")?;
+    check!(found.get(attrs::GROUP).is_none());
+    let mut inner = AttrTable::new();
+    let inside = parse(&mut inner, nest.bytes()).map_err(|_| "inner refused")?;
+    check!(inside.get(attrs::GROUP).and_then(|a| a.u32()) == Some(2));
+    check!(matches!(inside.get(attrs::DATA), Some(a) if a.bytes().is_empty()));
     Ok(())
 }
 
@@ -210,12 +217,22 @@ fn policy_table_from_the_spec() -> core::result::Result<(), &'static str> {
     Ok(())
 }
 
-/// Validates `stream` against the unit's `BROADCAST` policy.
-fn validate(stream: &[u8]) -> Result<Attributes<'_>> {
+/// The table a request of the unit's attribute set is parsed into.
+type Table = AttrTable<{ attrs::MAX as usize + 1 }>;
+
+/// Parses `stream` into `table` against the unit's `BROADCAST` policy.
+fn parse<'a>(table: &'a mut Table, stream: &'a [u8]) -> Result<Attributes<'a>> {
     // SAFETY: all-zero is a valid, empty extended ack.
     let mut extack: bindings::netlink_ext_ack = unsafe { core::mem::zeroed() };
-    // SAFETY: `extack` is valid and used by nothing else during the call.
-    unsafe { Attributes::validate(stream, BROADCAST_POLICY.policy(), &mut extack) }
+    // SAFETY: the policy's `max_attr` is `attrs::MAX`, below the table's
+    // length; `extack` is valid and used by nothing else during the call.
+    unsafe { Attributes::parse(table, stream, BROADCAST_POLICY.policy(), &mut extack) }
+}
+
+/// Parses `stream` against the unit's `BROADCAST` policy, into a table
+/// that lives as long as the test.
+fn validate(stream: &[u8]) -> Result<()> {
+    parse(&mut AttrTable::new(), stream).map(|_| ())
 }
 
 /// `DATA` of `data_len` bytes, then `GROUP` as `group_len` bytes of `group`.
@@ -230,7 +247,8 @@ fn broadcast(data_len: u16, group: u32, group_len: u16) -> [u8; 20] {
 
 fn validation_against_the_policy() -> core::result::Result<(), &'static str> {
     let good = broadcast(4, 8, 4);
-    let Ok(found) = validate(&good[..16]) else {
+    let mut table = AttrTable::new();
+    let Ok(found) = parse(&mut table, &good[..16]) else {
         return Err("a valid request was refused");
     };
     check!(found.get(attrs::GROUP).and_then(|a| a.u32()) == Some(8));
@@ -262,7 +280,8 @@ fn the_last_of_repeated_attributes() -> core::result::Result<(), &'static str> {
     let mut stream = [0u8; 16];
     stream[..8].copy_from_slice(&broadcast(0, 2, 4)[4..12]);
     stream[8..].copy_from_slice(&broadcast(0, 5, 4)[4..12]);
-    let found = validate(&stream).map_err(|_| "refused")?;
+    let mut table = AttrTable::new();
+    let found = parse(&mut table, &stream).map_err(|_| "refused")?;
     // As `__nla_parse` keeps it.
     check!(found.get(attrs::GROUP).and_then(|a| a.u32()) == Some(5));
     Ok(())
@@ -286,8 +305,8 @@ const TESTS: &[(&str, Test)] = &[
     ),
     ("zero_length_attribute", zero_length_attribute),
     (
-        "attributes_are_aligned_and_flags_masked",
-        attributes_are_aligned_and_flags_masked,
+        "attributes_are_aligned_and_byte_order_masked",
+        attributes_are_aligned_and_byte_order_masked,
     ),
     (
         "attribute_lengths_short_or_past_the_end",

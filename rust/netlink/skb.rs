@@ -160,7 +160,7 @@ impl OutBuffer {
     #[inline]
     pub(super) fn put(
         &mut self,
-        kind: u16,
+        nlmsg_type: u16,
         flags: u16,
         seq: u32,
         payload_len: usize,
@@ -178,7 +178,7 @@ impl OutBuffer {
                 self.skb.as_ptr(),
                 0,
                 seq,
-                kind.into(),
+                nlmsg_type.into(),
                 payload_len as i32,
                 flags.into(),
             )
@@ -190,12 +190,12 @@ impl OutBuffer {
     #[inline]
     pub(super) fn put_copy(
         &mut self,
-        kind: u16,
+        nlmsg_type: u16,
         flags: u16,
         seq: u32,
         payload: &[u8],
     ) -> Result<NonNull<bindings::nlmsghdr>> {
-        let header = self.put(kind, flags, seq, payload.len())?;
+        let header = self.put(nlmsg_type, flags, seq, payload.len())?;
         // SAFETY: `nlmsg_put` reserved `payload.len()` bytes right after the
         // header (`nlmsg_data`: `NLMSG_HDRLEN` bytes on), which cannot overlap
         // the caller's slice.
@@ -214,12 +214,12 @@ impl OutBuffer {
     #[inline]
     pub(super) fn put_with(
         &mut self,
-        kind: u16,
+        nlmsg_type: u16,
         flags: u16,
         seq: u32,
         fill: impl FnOnce(&mut MessageWriter<'_>) -> Result,
     ) -> Result {
-        let header = self.put(kind, flags, seq, 0)?;
+        let header = self.put(nlmsg_type, flags, seq, 0)?;
         // SAFETY: `header` is the buffer's last message, and the writer
         // borrows the buffer.
         let mut writer = unsafe { MessageWriter::new(self.skb.as_ptr(), header.as_ptr()) };
@@ -258,9 +258,9 @@ pub(crate) struct OutMessage {
 impl OutMessage {
     /// A message with the given header fields and payload bytes.
     #[inline]
-    pub(crate) fn new(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
+    pub(crate) fn new(nlmsg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Self> {
         let mut buffer = OutBuffer::with_capacity(HEADER_LEN + payload.len())?;
-        let header = buffer.put_copy(kind, flags, seq, payload)?;
+        let header = buffer.put_copy(nlmsg_type, flags, seq, payload)?;
         // INVARIANT: the one message of the buffer.
         Ok(Self { buffer, header })
     }
@@ -269,13 +269,13 @@ impl OutMessage {
     /// attributes, added with the `put_*` methods.
     #[inline]
     pub(crate) fn with_attributes(
-        kind: u16,
+        nlmsg_type: u16,
         flags: u16,
         seq: u32,
         attributes_len: usize,
     ) -> Result<Self> {
         let mut buffer = OutBuffer::with_capacity(HEADER_LEN + attributes_len)?;
-        let header = buffer.put(kind, flags, seq, 0)?;
+        let header = buffer.put(nlmsg_type, flags, seq, 0)?;
         // INVARIANT: the one message of the buffer.
         Ok(Self { buffer, header })
     }
@@ -320,7 +320,7 @@ impl OutMessage {
         let mut payload = [0u8; 4 + HEADER_LEN];
         payload[..4].copy_from_slice(&error.to_errno().to_ne_bytes());
         payload[4..].copy_from_slice(&request.to_bytes());
-        Self::new(bindings::NLMSG_ERROR as u16, 0, request.seq, &payload)
+        Self::new(bindings::NLMSG_ERROR as u16, 0, request.nlmsg_seq, &payload)
     }
 
     /// The message, to append attributes to.
@@ -346,9 +346,11 @@ impl From<OutMessage> for OutBuffer {
 }
 
 /// Bytes an attribute with `payload_len` bytes of payload takes in a message
-/// (`nla_total_size`).
+/// (`nla_total_size`). A length within 7 of `usize::MAX` saturates to a
+/// size no buffer has, instead of overflowing.
+#[inline]
 pub(crate) const fn attribute_size(payload_len: usize) -> usize {
-    (4 + payload_len + 3) & !3
+    payload_len.saturating_add(4 + 3) & !3
 }
 
 /// Appends attributes to the last message of a socket buffer.

@@ -8,10 +8,10 @@
 use super::dump::DumpIt;
 use super::net_id::NetId;
 use super::replies::{Replies, Sent};
-use super::request::{Request, Served};
+use super::request::{Outcome, Request};
 use super::transport::MessageType;
 use crate::compat::Zeroable;
-use crate::netlink::attr::{Attributes, Policy};
+use crate::netlink::attr::{Attributes, ParseTable, Policy};
 use crate::netlink::message::{Malformed, Message};
 use crate::netlink::socket::SocketConfig;
 use crate::protocol::ynl::{AttrSpec, Operation};
@@ -30,6 +30,12 @@ pub(crate) trait Service: 'static {
     /// The typed commands, served on the protocol unit and, when the service
     /// registers a [`super::Family`], over generic netlink.
     const COMMANDS: &'static [Command<Self::State>];
+
+    /// What the protocol unit parses a request's attributes into: an
+    /// [`AttrTable`](crate::netlink::AttrTable) of the commands' attribute
+    /// set, `ATTR_MAX + 1` entries. A command whose policy covers more fails
+    /// the build.
+    type AttrTable: ParseTable;
 
     /// The service's own id for its per-namespace state: a `static` of the
     /// service, which no other service uses.
@@ -57,7 +63,7 @@ pub(crate) trait Service: 'static {
     /// dump). A service that observes its requests wraps `dispatch` here;
     /// by default it is called, and nothing else.
     #[inline]
-    fn serve(state: &Self::State, dispatch: impl FnOnce() -> Result<Served>) -> Result<Served> {
+    fn serve(state: &Self::State, dispatch: impl FnOnce() -> Outcome) -> Outcome {
         let _ = state;
         dispatch()
     }
@@ -136,6 +142,19 @@ impl<T: 'static> Command<T> {
             dumpit,
         }
     }
+}
+
+/// Whether an attribute table of `len` entries holds the attributes that
+/// each of `commands` takes on the protocol unit.
+pub(super) const fn unit_attrs_fit<T>(commands: &[Command<T>], len: usize) -> bool {
+    let mut i = 0;
+    while i < commands.len() {
+        if commands[i].unit_policy.max_attr() as usize >= len {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The command of `commands` whose `nlmsg_type` on the unit is `nlmsg_type`.

@@ -10,8 +10,8 @@ use kernel::{ffi, prelude::*};
 /// How the parts of a dump start.
 #[derive(Clone, Copy)]
 pub(super) enum Framing {
-    /// On the protocol unit: a netlink header of type `kind`.
-    Unit { kind: u16 },
+    /// On the protocol unit: a netlink header of type `nlmsg_type`.
+    Unit { nlmsg_type: u16 },
     /// In a generic netlink family: a netlink header of the family's type,
     /// then a generic netlink header with command `cmd`.
     Generic {
@@ -61,8 +61,8 @@ impl DumpWriter<'_> {
         let header = match self.framing {
             // SAFETY: the skb is ours to write this round (type invariant);
             // `nlmsg_put` checks its tailroom.
-            Framing::Unit { kind } => unsafe {
-                bindings::nlmsg_put(self.skb, portid, seq, kind.into(), 0, flags)
+            Framing::Unit { nlmsg_type } => unsafe {
+                bindings::nlmsg_put(self.skb, portid, seq, nlmsg_type.into(), 0, flags)
             },
             // SAFETY: as above, and the family is registered (type
             // invariant); `genlmsg_put` checks the tailroom and returns the

@@ -15,7 +15,7 @@ use super::command::{by_genl_cmd, Command, Service};
 use super::dump::{dump_round, Framing};
 use super::pernet::{state_of, state_of_net};
 use super::registration::Registration;
-use super::request::{Request, Served};
+use super::request::{Outcome, Request, Served};
 use super::transport::Transport;
 use crate::bindings;
 use crate::netlink::attr::Attributes;
@@ -53,8 +53,8 @@ unsafe extern "C" fn doit_callback<S: Service>(
         usize::from(command.genl_policy.max_attr()) + 1,
     );
     // SAFETY: the core parsed the attributes with the command's policy (its
-    // `maxattr`) into a table of `len` entries (null when `maxattr` is 0),
-    // which lives until the doit returns.
+    // `maxattr`, at least 1: `SplitOps::new` asserts it) into a table of
+    // `len` entries it allocated, which lives until the doit returns.
     let attributes = unsafe { Attributes::parsed(table, len) };
     // SAFETY: the namespace is set up for the service (see above).
     let state = unsafe { state_of_net::<S>(info.net()) };
@@ -66,11 +66,9 @@ unsafe extern "C" fn doit_callback<S: Service>(
     // SAFETY: `nlhdr` is the request the core checked, `extack` its ack,
     // both valid until the doit returns.
     let request = unsafe { Request::new(transport, skb, info.raw().nlhdr, info.raw().extack) };
-    let dispatch = || (command.doit)(state, &request, &attributes).map(|()| Served::Done);
-    match S::serve(state, dispatch) {
-        Ok(_) => 0,
-        Err(error) => error.to_errno(),
-    }
+    let dispatch =
+        || Outcome::from((command.doit)(state, &request, &attributes).map(|()| Served::Done));
+    S::serve(state, dispatch).errno()
 }
 
 /// The start of a dump of service `S`, which the service sees served.
@@ -84,10 +82,7 @@ unsafe extern "C" fn start_callback<S: Service>(cb: *mut bindings::netlink_callb
     // request, sent to the generic netlink socket of a namespace where the
     // service is set up.
     let state = unsafe { state_of::<S>((*(*cb).skb).sk) };
-    match S::serve(state, || Ok(Served::DumpStarted)) {
-        Ok(_) => 0,
-        Err(error) => error.to_errno(),
-    }
+    S::serve(state, || Outcome::from(Ok(Served::DumpStarted))).errno()
 }
 
 /// The dumpit of every dumpable operation of service `S`.
@@ -159,6 +154,9 @@ impl<const N: usize> SplitOps<N> {
             let command = &commands[i];
             assert!(i == 0 || commands[i - 1].message_type.cmd < command.message_type.cmd);
             let policy = &command.genl_policy;
+            // The core parses the attributes of an operation with a
+            // `maxattr` into a table it allocates, and passes none without.
+            assert!(policy.max_attr() >= 1, "an operation takes attributes");
             let perm = if command.uns_admin_perm {
                 bindings::GENL_UNS_ADMIN_PERM as u8
             } else {

@@ -39,5 +39,5 @@ pub(crate) use family::{split_ops_len, Family, FamilyRegistration, Groups, Split
 pub(crate) use net_id::NetId;
 pub(crate) use registration::Registration;
 pub(crate) use replies::{Replies, Sent};
-pub(crate) use request::{Request, Served};
+pub(crate) use request::{Outcome, Request};
 pub(crate) use transport::MessageType;

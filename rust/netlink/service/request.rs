@@ -6,7 +6,7 @@
 use super::transport::{MessageType, Transport};
 use crate::bindings;
 use crate::compat::CStrExt;
-use crate::netlink::attr::{Attr, Attributes, Policy};
+use crate::netlink::attr::{Attr, Attributes, ParseTable, Policy};
 use crate::netlink::skb::{MessageWriter, OutMessage, ReceivedSkb};
 use core::{ffi::CStr, fmt::Write};
 use kernel::{ffi, prelude::*};
@@ -106,13 +106,23 @@ impl<'a> Request<'a> {
             .sender_has_net_capability(bindings::CAP_NET_ADMIN as i32)
     }
 
-    /// Validates `attributes`, the request's own, against `policy`, as
-    /// [`Attributes::validate`] does. (The generic netlink core does the
-    /// same for the family.)
+    /// Parses `attributes`, the request's own, into `table` against
+    /// `policy`, as [`Attributes::parse`] does. (The generic netlink core
+    /// does the same for the family.)
+    ///
+    /// # Safety
+    ///
+    /// `policy.max_attr()` must be below `T::LEN`.
     #[inline]
-    pub(super) fn parse(&self, policy: Policy, attributes: &'a [u8]) -> Result<Attributes<'a>> {
-        // SAFETY: `extack` is valid and the request's alone (type invariant).
-        unsafe { Attributes::validate(attributes, policy, self.extack) }
+    pub(super) unsafe fn parse<T: ParseTable>(
+        &self,
+        table: &'a mut T,
+        policy: Policy,
+        attributes: &'a [u8],
+    ) -> Result<Attributes<'a>> {
+        // SAFETY: the caller guarantees the table's size; `extack` is valid
+        // and the request's alone (type invariant).
+        unsafe { Attributes::parse(table, attributes, policy, self.extack) }
     }
 
     /// The attribute `attr`, which the operation requires: when the request
@@ -259,6 +269,51 @@ pub(crate) enum Served {
     Done,
     /// A dump started: it ends with `NLMSG_DONE`, not with an ack.
     DumpStarted,
+}
+
+/// What became of a request: served (see [`Served`]) or failed with an
+/// error, as [`Service::serve`](super::Service::serve) sees it. One `int`,
+/// as the kernel's request callbacks return theirs, so that telling the
+/// three apart is a comparison (a `Result<Served>` takes a tag and a payload).
+///
+/// # Invariants
+///
+/// `0` is [`Served::Done`], `1` is [`Served::DumpStarted`], and anything else
+/// is the negative errno of an [`Error`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Outcome(ffi::c_int);
+
+impl Outcome {
+    /// Whether the request failed.
+    #[inline]
+    pub(crate) fn failed(self) -> bool {
+        self.0 < 0
+    }
+
+    /// Whether a dump started, which answers the request in its place.
+    #[inline]
+    pub(super) fn dump_started(self) -> bool {
+        self.0 == 1
+    }
+
+    /// The errno for the request's ack: 0 unless it failed.
+    #[inline]
+    pub(super) fn errno(self) -> ffi::c_int {
+        // INVARIANT: negative values are errnos; 0 and 1 are successes.
+        self.0.min(0)
+    }
+}
+
+impl From<Result<Served>> for Outcome {
+    #[inline]
+    fn from(result: Result<Served>) -> Self {
+        // INVARIANT: `to_errno` is negative.
+        Self(match result {
+            Ok(Served::Done) => 0,
+            Ok(Served::DumpStarted) => 1,
+            Err(error) => error.to_errno(),
+        })
+    }
 }
 
 /// Writes a C string into `netlink_ext_ack::_msg_buf`, truncating, and

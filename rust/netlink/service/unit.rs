@@ -7,13 +7,14 @@
 //! attributes with the command's policy, start a dump); the dump callback;
 //! the bind and unbind callbacks.
 
-use super::command::{by_nlmsg_type, Service};
+use super::command::{by_nlmsg_type, unit_attrs_fit, Service};
 use super::dump::{dump_round, Framing};
 use super::pernet::{state_of, state_of_net};
 use super::replies::{Replies, Sent};
-use super::request::{Request, Served};
+use super::request::{Outcome, Request, Served};
 use super::transport::Transport;
 use crate::bindings;
+use crate::netlink::attr::ParseTable;
 use crate::netlink::message::Message;
 use crate::netlink::skb::{to_result, ReceivedSkb};
 use crate::netlink::socket::{Socket, SocketCallbacks};
@@ -78,7 +79,7 @@ fn serve_message<S: Service>(
     extack: &mut Option<bindings::netlink_ext_ack>,
     message: &Message<'_>,
 ) {
-    let wants_ack = u32::from(message.header().flags) & bindings::NLM_F_ACK != 0;
+    let wants_ack = u32::from(message.header().nlmsg_flags) & bindings::NLM_F_ACK != 0;
     if !is_request(message) {
         if is_raw(message) {
             S::raw_message(replies, state, message);
@@ -101,13 +102,13 @@ fn serve_message<S: Service>(
             extack,
         )
     };
-    let dispatch = || dispatch::<S>(state, &request, replies, received, message);
-    let error = match S::serve(state, dispatch) {
-        Ok(Served::Done) => 0,
+    let dispatch = || Outcome::from(dispatch::<S>(state, &request, replies, received, message));
+    let outcome = S::serve(state, dispatch);
+    if outcome.dump_started() {
         // It ends with `NLMSG_DONE` instead of an ack.
-        Ok(Served::DumpStarted) => return,
-        Err(error) => error.to_errno(),
-    };
+        return;
+    }
+    let error = outcome.errno();
     if error != 0 || wants_ack {
         replies.flush();
         received.ack(message, error, extack);
@@ -126,7 +127,7 @@ fn dispatch<S: Service>(
     received: &ReceivedSkb,
     message: &Message<'_>,
 ) -> Result<Served> {
-    let Some(command) = by_nlmsg_type(S::COMMANDS, message.header().kind) else {
+    let Some(command) = by_nlmsg_type(S::COMMANDS, message.header().nlmsg_type) else {
         request.set_error_message(c"unknown command");
         return Err(crate::compat::code::eopnotsupp());
     };
@@ -134,7 +135,10 @@ fn dispatch<S: Service>(
         request.set_error_fmt(format_args!("{} needs CAP_NET_ADMIN", command.name));
         return Err(EPERM);
     }
-    let attributes = request.parse(command.unit_policy, message.payload)?;
+    const { assert!(unit_attrs_fit(S::COMMANDS, S::AttrTable::LEN)) };
+    let mut table = S::AttrTable::new();
+    // SAFETY: every command's policy fits the table (asserted above).
+    let attributes = unsafe { request.parse(&mut table, command.unit_policy, message.payload)? };
     if request.is_dump() && command.dumpit.is_some() {
         return start_dump::<S>(replies, received, message);
     }
@@ -199,7 +203,7 @@ unsafe extern "C" fn dump_callback<S: Service>(
     };
     // SAFETY: called by the netlink core for a dump of the unit, whose
     // framing this is.
-    unsafe { dump_round(skb, cb, Framing::Unit { kind: nlmsg_type }, state, dumpit) }
+    unsafe { dump_round(skb, cb, Framing::Unit { nlmsg_type }, state, dumpit) }
 }
 
 /// The extended ack of a datagram, empty for the next message: zeroed the
@@ -249,16 +253,16 @@ fn clear_extack(extack: &mut bindings::netlink_ext_ack) {
 #[inline]
 fn is_request(message: &Message<'_>) -> bool {
     let header = message.header();
-    u32::from(header.flags) & bindings::NLM_F_REQUEST != 0
-        && header.kind >= bindings::NLMSG_MIN_TYPE as u16
+    u32::from(header.nlmsg_flags) & bindings::NLM_F_REQUEST != 0
+        && header.nlmsg_type >= bindings::NLMSG_MIN_TYPE as u16
 }
 
 /// Whether a message belongs to the raw protocol: neither a request nor a
 /// control message (types 1 to 15).
 #[inline]
 fn is_raw(message: &Message<'_>) -> bool {
-    let kind = message.header().kind;
-    !is_request(message) && (kind == 0 || kind >= bindings::NLMSG_MIN_TYPE as u16)
+    let nlmsg_type = message.header().nlmsg_type;
+    !is_request(message) && (nlmsg_type == 0 || nlmsg_type >= bindings::NLMSG_MIN_TYPE as u16)
 }
 
 /// The bind callback of service `S`: a socket joins `group`.
