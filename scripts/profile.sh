@@ -10,6 +10,9 @@
 # The window holds the batched run alone (--batched-only; a batch of one is
 # one message at a time).
 #
+# build/profile-blocks.txt gets every block of module code that ran, with
+# its count per echo.
+#
 # usage: scripts/profile.sh [PROTOCOL [SIZE [BATCH]]]   (default: typed 16 1)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,4 +64,5 @@ echoes=$(sed -n 's/^nltest-profile-case //p' "$console" | head -n 1 |
     python3 -c 'import json, sys; print(int(json.load(sys.stdin)["cases"][0]["subject"]["batched"]["echoes"]))')
 python3 scripts/tb-profile.py --vmlinux "$kdir/vmlinux" \
     --module "$build/rust/nltest.ko@$rust_text" --module "$build/c-reference/nltest_ref.ko@$c_text" \
-    --echoes $echoes --top "${PROFILE_TOP:-40}" rust="$logs/rust.exec" c="$logs/c.exec"
+    --echoes $echoes --top "${PROFILE_TOP:-40}" --annotate "$top/build/profile-blocks.txt" \
+    rust="$logs/rust.exec" c="$logs/c.exec"

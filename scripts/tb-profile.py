@@ -11,8 +11,13 @@ divided by the number of echoes of the window, that gives instructions per
 echo, the quantity QEMU's -icount clock measures. Guest user space is one
 line.
 
+Each module's own code gets a line of its own (its functions, and apart
+the C wrappers bindgen generates for static inline functions, `*__extern`),
+and --annotate FILE writes every block of module code that ran, with its
+count per echo and its instructions.
+
 usage: tb-profile.py --vmlinux FILE [--module KO@ADDRESS]... --echoes N
-                     NAME=LOG [NAME=LOG]
+                     [--annotate FILE] NAME=LOG [NAME=LOG]
 """
 import argparse
 import bisect
@@ -41,7 +46,7 @@ def objdump():
 
 
 def instructions(path, base):
-    """(address, mnemonic) of every instruction of PATH's code, sorted."""
+    """(address, mnemonic, text) of every instruction of PATH's code, sorted."""
     result = subprocess.run(
         [objdump(), "-d", "--no-show-raw-insn", path],
         capture_output=True, text=True, check=True,
@@ -50,7 +55,8 @@ def instructions(path, base):
     for line in result.stdout.splitlines():
         match = LINE.match(line)
         if match:
-            found.append((base + int(match.group(1), 16), match.group(2).split()[0]))
+            text = match.group(2)
+            found.append((base + int(match.group(1), 16), text.split()[0], text))
     found.sort()
     return found
 
@@ -94,14 +100,20 @@ class Image:
     def __init__(self):
         self.addresses = []
         self.mnemonics = []
+        self.texts = []
         self.symbol_addresses = []
         self.symbol_names = []
+        # (name, first address, last address) of each module.
+        self.modules = []
 
-    def add(self, path, base):
+    def add(self, path, base, module=None):
         code = instructions(path, base)
-        merged = sorted(list(zip(self.addresses, self.mnemonics)) + code)
-        self.addresses = [a for a, _ in merged]
-        self.mnemonics = [m for _, m in merged]
+        if module and code:
+            self.modules.append((module, code[0][0], code[-1][0]))
+        merged = sorted(list(zip(self.addresses, self.mnemonics, self.texts)) + code)
+        self.addresses = [a for a, _, _ in merged]
+        self.mnemonics = [m for _, m, _ in merged]
+        self.texts = [t for _, _, t in merged]
         syms = sorted(list(zip(self.symbol_addresses, self.symbol_names)) + symbols(path, base))
         self.symbol_addresses = [a for a, _ in syms]
         self.symbol_names = [n for _, n in syms]
@@ -122,13 +134,24 @@ class Image:
                 break
         return count
 
+    def module(self, pc):
+        for name, first, last in self.modules:
+            if first <= pc <= last:
+                return name
+        return None
+
+    def block_text(self, pc, length):
+        i = bisect.bisect_left(self.addresses, pc)
+        return self.texts[i:i + length]
+
     def function(self, pc):
         i = bisect.bisect_right(self.symbol_addresses, pc) - 1
         return self.symbol_names[i] if i >= 0 else "?"
 
 
 def profile(image, log, echoes):
-    """Instructions per echo by function."""
+    """Instructions per echo by function, and the blocks of module code
+    that ran: {address: (runs per echo, instructions)}."""
     executed = collections.Counter()
     with open(log, errors="replace") as lines:
         for line in lines:
@@ -136,6 +159,7 @@ def profile(image, log, echoes):
             if match:
                 executed[int(match.group(1), 16)] += 1
     by_function = collections.Counter()
+    blocks = {}
     unknown = 0
     for pc, count in executed.items():
         if pc < 0xFFFF800000000000:
@@ -146,10 +170,45 @@ def profile(image, log, echoes):
             unknown += count
             length = 1
         by_function[image.function(pc)] += count * length
+        if image.module(pc):
+            blocks[pc] = (count / echoes, length)
     if unknown:
         print(f"tb-profile: {log}: {unknown} blocks at addresses not in the "
               "disassembly, counted as one instruction", file=sys.stderr)
-    return {name: total / echoes for name, total in by_function.items()}
+    return {name: total / echoes for name, total in by_function.items()}, blocks
+
+
+def module_lines(image, names, all_blocks):
+    """Instructions per echo in each module's own code and, apart, in its
+    C wrappers of static inline functions."""
+    print("\nmodule code per echo:")
+    for name, blocks in zip(names, all_blocks):
+        own = wrappers = 0.0
+        module = None
+        for pc, (runs, length) in blocks.items():
+            module = image.module(pc)
+            if image.function(pc).endswith("__extern"):
+                wrappers += runs * length
+            else:
+                own += runs * length
+        print(f"{name:>12}  {module or '-'}: {own:.1f} own, {wrappers:.1f} in wrappers")
+
+
+def annotate(image, names, all_blocks, path):
+    """Every block of module code that ran, by address: runs per echo and
+    its instructions."""
+    with open(path, "w") as out:
+        for name, blocks in zip(names, all_blocks):
+            out.write(f"== {name}\n")
+            function = None
+            for pc in sorted(blocks):
+                runs, length = blocks[pc]
+                if image.function(pc) != function:
+                    function = image.function(pc)
+                    out.write(f"\n{function}\n")
+                out.write(f"  {pc:#x}  {runs:6.2f} x {length:3d} = {runs * length:7.1f}\n")
+                for text in image.block_text(pc, length):
+                    out.write(f"        {text}\n")
 
 
 def main():
@@ -158,6 +217,7 @@ def main():
     parser.add_argument("--module", action="append", default=[], metavar="KO@ADDRESS")
     parser.add_argument("--echoes", type=int, required=True)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--annotate", metavar="FILE")
     parser.add_argument("logs", nargs="+", metavar="NAME=LOG")
     args = parser.parse_args()
 
@@ -165,10 +225,12 @@ def main():
     image.add(args.vmlinux, 0)
     for module in args.module:
         path, address = module.split("@")
-        image.add(path, int(address, 16))
+        image.add(path, int(address, 16), module=path.rsplit("/", 1)[-1])
 
     names = [entry.split("=", 1)[0] for entry in args.logs]
-    profiles = [profile(image, entry.split("=", 1)[1], args.echoes) for entry in args.logs]
+    results = [profile(image, entry.split("=", 1)[1], args.echoes) for entry in args.logs]
+    profiles = [p for p, _ in results]
+    all_blocks = [b for _, b in results]
     functions = set().union(*profiles)
     ranked = sorted(functions, key=lambda f: -max(p.get(f, 0) for p in profiles))
     header = "".join(f"{name:>12}" for name in names)
@@ -185,6 +247,10 @@ def main():
         for function in sorted(gaps, key=lambda f: -abs(gaps[f]))[: args.top]:
             if abs(gaps[function]) >= 0.5:
                 print(f"{gaps[function]:+12.1f}  {function}")
+    module_lines(image, names, all_blocks)
+    if args.annotate:
+        annotate(image, names, all_blocks, args.annotate)
+        print(f"blocks of module code: {args.annotate}")
 
 
 if __name__ == "__main__":
