@@ -7,12 +7,18 @@
 //!
 //! Addresses become offsets in the module's sections as soon as the module
 //! is about to move: before each unload, after it with the sections it had,
-//! and after each load.
+//! and after each load. A load the kernel refuses (its init failed) leaves
+//! no sections to read afterwards: while a load runs, another thread reads
+//! the module's sections as soon as sysfs shows them (before init runs),
+//! and what the refused load traced is placed in those; when that thread
+//! saw none, it is counted as unplaced, never guessed.
 
 use anyhow::{Context, Result};
 use nltest_kcov::{Kcov, ModuleObject, ModuleSections, Reached};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 /// KCOV entries between two flushes: the longest test (the fuzz campaign)
 /// traces about two million.
@@ -106,11 +112,41 @@ pub fn module_unloaded(sections: Option<ModuleSections>) {
     with_tracer(|tracer| tracer.flush(sections.as_ref(), "an unload"));
 }
 
-/// After a load: its init ran where the module now is.
-pub fn module_loaded() {
+/// Reads the module's sections while a load runs, from a thread of its own
+/// (which KCOV does not trace).
+pub struct LoadWatch {
+    done: Arc<AtomicBool>,
+    watcher: JoinHandle<Option<ModuleSections>>,
+}
+
+/// Before a load: when tracing, starts watching for the module's sections.
+pub fn module_loading() -> Option<LoadWatch> {
+    let object = with_tracer(|tracer| tracer.object.clone())?;
+    let done = Arc::new(AtomicBool::new(false));
+    let watching = Arc::clone(&done);
+    let watcher = std::thread::spawn(move || {
+        while !watching.load(Ordering::Acquire) {
+            if let Ok(sections) = ModuleSections::read("nltest", &object) {
+                return Some(sections);
+            }
+            std::thread::yield_now();
+        }
+        None
+    });
+    Some(LoadWatch { done, watcher })
+}
+
+/// After a load: its init ran where the module now is, or, for a refused
+/// load, where `watch` saw it while it was loading.
+pub fn module_loaded(watch: Option<LoadWatch>, accepted: bool) {
+    let seen = watch.and_then(|watch| {
+        watch.done.store(true, Ordering::Release);
+        watch.watcher.join().ok().flatten()
+    });
     with_tracer(|tracer| {
-        let sections = tracer.sections();
-        tracer.flush(sections.as_ref(), "a load");
+        let sections = if accepted { tracer.sections() } else { seen };
+        let name = if accepted { "a load" } else { "a refused load" };
+        tracer.flush(sections.as_ref(), name);
     });
 }
 

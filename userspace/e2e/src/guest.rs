@@ -28,6 +28,7 @@ pub fn insmod(params: &[&str]) -> std::io::Result<()> {
 /// [`insmod`] from the module's open file.
 pub fn insmod_file(module: &std::fs::File, params: &[&str]) -> std::io::Result<()> {
     let params = CString::new(params.join(" ")).map_err(std::io::Error::other)?;
+    let watch = coverage::module_loading();
     // SAFETY: finit_module reads the descriptor and the NUL-terminated
     // parameter string, both alive for the call.
     let result = unsafe {
@@ -38,11 +39,13 @@ pub fn insmod_file(module: &std::fs::File, params: &[&str]) -> std::io::Result<(
             0,
         )
     };
-    if result != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    coverage::module_loaded();
-    Ok(())
+    let outcome = if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    };
+    coverage::module_loaded(watch, outcome.is_ok());
+    outcome
 }
 
 pub fn load(params: &[&str]) -> Result<()> {
