@@ -3,8 +3,8 @@
 use super::{cli_args, LIMIT};
 use crate::guest::{self, first_line, run, wait_with_limit};
 use crate::Test;
-use anyhow::{ensure, Result};
-use nltest_client::Transport;
+use anyhow::{bail, ensure, Result};
+use nltest_client::{Error, Request, Transport};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -12,6 +12,7 @@ pub fn tests() -> Vec<Test> {
     tests! {
         #[on_both_transports] unprivileged_user_echoes_but_cannot_broadcast_or_listen,
         #[on_both_transports] nonroot_listen_lets_anyone_listen,
+        #[on_both_transports] broadcast_needs_cap_net_admin_in_the_sending_thread,
     }
 }
 
@@ -99,4 +100,85 @@ fn nonroot_listen_lets_anyone_listen(t: Transport) -> Result<()> {
     let (ok, _) = nobody(t, &["broadcast", "x"])?;
     ensure!(!ok, "nobody broadcast with nonroot_listen=1");
     guest::unload()
+}
+
+/// `CAP_NET_ADMIN` (linux/capability.h).
+const CAP_NET_ADMIN: u32 = 12;
+
+/// `struct __user_cap_header_struct`, `_LINUX_CAPABILITY_VERSION_3`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// `struct __user_cap_data_struct`; version 3 takes two of them.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Sets `CAP_NET_ADMIN` in the calling thread's effective set, or clears
+/// it: capabilities belong to the thread, and it keeps the capability in
+/// its permitted set to raise it again.
+fn set_net_admin(effective: bool) -> Result<()> {
+    let mut header = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two `CapData` for a version 3 header.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
+        bail!("capget: {}", std::io::Error::last_os_error());
+    }
+    if effective {
+        data[0].effective |= 1 << CAP_NET_ADMIN;
+    } else {
+        data[0].effective &= !(1 << CAP_NET_ADMIN);
+    }
+    // SAFETY: capset reads the header and two `CapData`.
+    if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } != 0 {
+        bail!("capset: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The module (on its unit) and the generic netlink core (for the family)
+/// check the capability of the sending thread at each request, whatever the
+/// socket's opener had: from the suite's own thread, which a coverage trace
+/// follows, without `CAP_NET_ADMIN` in its effective set.
+fn broadcast_needs_cap_net_admin_in_the_sending_thread(t: Transport) -> Result<()> {
+    let mut socket = t.connect()?;
+    let broadcast = Request::Broadcast {
+        group: 1,
+        data: b"without CAP_NET_ADMIN".to_vec(),
+    };
+    set_net_admin(false)?;
+    let refused = socket.request(&broadcast, false);
+    let echoed = socket.request(
+        &Request::Echo {
+            data: b"x".to_vec(),
+        },
+        false,
+    );
+    set_net_admin(true)?;
+    match refused {
+        Err(Error::Kernel { errno, ack, .. }) => {
+            ensure!(errno == libc::EPERM, "errno {errno} instead of EPERM");
+            let message = (!t.is_genl()).then_some("broadcast needs CAP_NET_ADMIN");
+            ensure!(
+                ack.message.as_deref() == message,
+                "extended ack {ack:?}, expected {message:?}"
+            );
+        }
+        other => bail!("a broadcast without CAP_NET_ADMIN: {other:?}"),
+    }
+    ensure!(echoed.is_ok(), "an echo without CAP_NET_ADMIN: {echoed:?}");
+    socket
+        .request(&broadcast, false)
+        .map_err(|error| anyhow::anyhow!("a broadcast with CAP_NET_ADMIN again: {error}"))?;
+    Ok(())
 }
