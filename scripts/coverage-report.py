@@ -315,25 +315,53 @@ def read_reached(directory):
     return files, reached
 
 
+REASON = re.compile(
+    r'^(?P<file>[^\s:]+)(?::"(?P<text>[^"]*)"|:(?P<line>\S+))?\s+(?P<function>\S+)'
+    r"\s+--\s+(?P<reason>.+)$"
+)
+
+
 def read_reasons():
-    """[(file pattern, function pattern, reason)] from coverage-unreachable.txt."""
+    """[(file, line pattern, source text, function pattern, reason)] from
+    coverage-unreachable.txt."""
     reasons = []
     with open(os.path.join(HERE, "coverage-unreachable.txt")) as text:
-        for line in text:
+        for number, line in enumerate(text, 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            where, reason = line.split(" -- ", 1)
-            file_pattern, function_pattern = where.split(None, 1)
-            reasons.append((file_pattern, function_pattern.strip(), reason.strip()))
+            match = REASON.match(line)
+            if not match:
+                sys.exit(f"coverage-unreachable.txt:{number}: not FILE[:LINE|:\"TEXT\"] "
+                         f"FUNCTION -- REASON: {line}")
+            reasons.append(match.group("file", "line", "text", "function", "reason"))
     return reasons
 
 
+def source_line(source, line, cache={}):
+    """Line LINE of SOURCE (relative to the repository), stripped."""
+    if source not in cache:
+        try:
+            with open(os.path.join(HERE, "..", source)) as text:
+                cache[source] = text.read().splitlines()
+        except OSError:
+            cache[source] = []
+    lines = cache[source]
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
 def reason_for(reasons, source, line, function):
-    """The reason whose patterns match: FILE or FILE:LINE, and FUNCTION."""
-    for file_pattern, function_pattern, reason in reasons:
-        where = f"{source}:{line}" if ":" in file_pattern else source
-        if fnmatch.fnmatch(where, file_pattern) and fnmatch.fnmatch(function, function_pattern):
+    """The first reason whose patterns match: the file, then the line (a
+    pattern) or the text of the source line (a part of it), and the
+    function."""
+    for file_pattern, line_pattern, text, function_pattern, reason in reasons:
+        if not fnmatch.fnmatch(source, file_pattern):
+            continue
+        if line_pattern is not None and not fnmatch.fnmatch(str(line), line_pattern):
+            continue
+        if text is not None and text not in source_line(source, line):
+            continue
+        if fnmatch.fnmatch(function, function_pattern):
             return reason
     return None
 
