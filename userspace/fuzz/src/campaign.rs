@@ -269,8 +269,10 @@ fn step(socket: &mut ModuleSocket, datagram: &[u8], report: &mut Report) -> Resu
         }
         Err(error) => return Err(error),
     }
+    // The replies are counted, not read: framed as the raw echo protocol
+    // frames them, whatever their type.
     loop {
-        match socket.recv() {
+        match socket.recv_raw() {
             Ok(replies) => report.replies += replies.len() as u64,
             Err(Error::Timeout(_)) => break,
             // A full queue, or a reply we cannot decode: both are the
