@@ -8,11 +8,9 @@
 //! front and are checked in place against the request's body, which an echo
 //! (raw or typed) carries back byte for byte.
 
-use nltest_client::genl::GenlFamily;
 use nltest_client::message::{encode, RawMessage, HEADER_LEN};
 use nltest_client::protocol::REPLY_DATAGRAM_MAX;
-use nltest_client::service::{encode_genl_request, encode_request, Request};
-use nltest_client::{Error, ModuleSocket};
+use nltest_client::{genl, unit, Error, FamilyInfo, ModuleSocket, Request};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -145,7 +143,7 @@ fn one_at_a_time(
     socket: &mut ModuleSocket,
     case: Case,
     payload: &[u8],
-    family: Option<&GenlFamily>,
+    family: Option<&FamilyInfo>,
 ) -> Result<(Run, [Duration; 2]), Error> {
     let mut single = Batch::new(case.protocol, payload, 1, family)?;
     // Warm up: the first echoes pay for page faults and cold caches.
@@ -176,7 +174,8 @@ struct Batch {
     offsets: Vec<usize>,
     /// The body (all but the header) every reply must carry.
     body: Vec<u8>,
-    kind: u16,
+    /// The `nlmsg_type` every reply must have.
+    nlmsg_type: u16,
     next_seq: u32,
     replies: ReplyBuffers,
     syscalls: u64,
@@ -188,10 +187,13 @@ impl Batch {
         protocol: Protocol,
         payload: &[u8],
         count: u32,
-        family: Option<&GenlFamily>,
+        family: Option<&FamilyInfo>,
     ) -> Result<Self, Error> {
         let mut datagram = Vec::new();
         let mut offsets = Vec::new();
+        let echo = Request::Echo {
+            data: payload.to_vec(),
+        };
         for _ in 0..count {
             offsets.push(datagram.len());
             match protocol {
@@ -200,34 +202,29 @@ impl Batch {
                     0,
                     0,
                     RawMessage {
-                        kind: 0,
+                        nlmsg_type: 0,
                         data: payload.to_vec(),
                     },
                 ),
-                Protocol::Typed => encode_request(
-                    &mut datagram,
-                    0,
-                    0,
-                    &Request::Echo {
-                        data: payload.to_vec(),
-                    },
-                )?,
+                Protocol::Typed => {
+                    unit::encode(&mut datagram, 0, echo.flags(false), echo.message())?
+                }
                 // The reply's generic header is the request's: same command,
                 // the family's version, reserved bytes 0.
-                Protocol::Genl => encode_genl_request(
+                Protocol::Genl => genl::encode(
                     &mut datagram,
                     0,
-                    0,
-                    &Request::Echo {
-                        data: payload.to_vec(),
-                    },
-                    family.ok_or_else(|| Error::Decode("no generic netlink family".into()))?,
+                    echo.flags(false),
+                    echo.message(),
+                    family
+                        .ok_or_else(|| Error::Decode("no generic netlink family".into()))?
+                        .id,
                 )?,
             }
         }
         let first_len = u32::from_ne_bytes(datagram[0..4].try_into().unwrap()) as usize;
         let body = datagram[HEADER_LEN..first_len].to_vec();
-        let kind = u16::from_ne_bytes(datagram[4..6].try_into().unwrap());
+        let nlmsg_type = u16::from_ne_bytes(datagram[4..6].try_into().unwrap());
         // A reply datagram holds one reply, or several that fit in a page.
         let slot_len = (first_len + 64)
             .next_multiple_of(64)
@@ -236,7 +233,7 @@ impl Batch {
             datagram,
             offsets,
             body,
-            kind,
+            nlmsg_type,
             next_seq: 1,
             replies: ReplyBuffers::new(count as usize, slot_len),
             syscalls: 0,
@@ -265,7 +262,7 @@ impl Batch {
             for slot in 0..received {
                 let mut datagram = self.replies.datagram(slot);
                 while !datagram.is_empty() {
-                    let len = check_reply(datagram, self.kind, expected, &self.body)?;
+                    let len = check_reply(datagram, self.nlmsg_type, expected, &self.body)?;
                     datagram = datagram.get(len..).unwrap_or_default();
                     expected = expected.wrapping_add(1);
                 }
@@ -290,7 +287,7 @@ impl Batch {
 
 /// Checks that `datagram` starts with exactly the echo of request `seq`;
 /// returns that message's length, padding included.
-fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<usize, Error> {
+fn check_reply(datagram: &[u8], nlmsg_type: u16, seq: u32, body: &[u8]) -> Result<usize, Error> {
     if datagram.len() < HEADER_LEN {
         return Err(Error::Decode(format!(
             "a {}-byte datagram is shorter than a netlink header",
@@ -298,12 +295,12 @@ fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<usiz
         )));
     }
     let field = |at: usize| u32::from_ne_bytes(datagram[at..at + 4].try_into().unwrap());
-    let (len, got_kind, got_seq) = (
+    let (len, got_type, got_seq) = (
         field(0) as usize,
         u16::from_ne_bytes([datagram[4], datagram[5]]),
         field(8),
     );
-    if got_kind == libc::NLMSG_ERROR as u16 && datagram.len() >= HEADER_LEN + 4 {
+    if got_type == libc::NLMSG_ERROR as u16 && datagram.len() >= HEADER_LEN + 4 {
         let errno = -(field(HEADER_LEN) as i32);
         return Err(Error::Kernel {
             seq: got_seq,
@@ -314,9 +311,9 @@ fn check_reply(datagram: &[u8], kind: u16, seq: u32, body: &[u8]) -> Result<usiz
     if len < HEADER_LEN {
         return Err(Error::Decode(format!("a message claims {len} bytes")));
     }
-    if got_seq != seq || got_kind != kind {
+    if got_seq != seq || got_type != nlmsg_type {
         return Err(Error::Decode(format!(
-            "expected the echo of request {seq} (type {kind}), got request {got_seq} (type {got_kind})"
+            "expected the echo of request {seq} (type {nlmsg_type}), got request {got_seq} (type {got_type})"
         )));
     }
     let got_body = datagram
@@ -502,7 +499,7 @@ mod tests {
     #[test]
     fn a_typed_body_is_the_data_attribute() {
         let batch = Batch::new(Protocol::Typed, b"abc", 1, None).unwrap();
-        assert_eq!(batch.kind, nltest_client::protocol::raw::msg::ECHO);
+        assert_eq!(batch.nlmsg_type, nltest_client::protocol::raw::msg::ECHO);
         // nla_len 7, nla_type DATA, "abc" and one byte of padding.
         assert_eq!(batch.body, [7, 0, 1, 0, b'a', b'b', b'c', 0]);
     }

@@ -48,7 +48,7 @@ enum Command {
         count: u32,
         /// nlmsg_type of a raw request (the seed's examples use 0)
         #[arg(long = "type", default_value_t = 0, conflicts_with_all = ["typed", "ack"])]
-        kind: u16,
+        nlmsg_type: u16,
         /// Send a typed ECHO request (DATA attribute) instead of a raw message
         #[arg(long)]
         typed: bool,
@@ -243,7 +243,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             text,
             size,
             count,
-            kind,
+            nlmsg_type,
             typed,
             ack,
         } => {
@@ -251,7 +251,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 Some(size) => (0..size).map(|i| (i % 251) as u8).collect(),
                 None => text.into_bytes(),
             };
-            if cli.genl && kind != 0 {
+            if cli.genl && nlmsg_type != 0 {
                 unit_only("a raw echo (--type)")?;
             }
             let mut socket = connect()?;
@@ -260,7 +260,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     typed_echo(&mut socket, &data, ack)?;
                 } else {
                     let echoed = socket.echo(RawMessage {
-                        kind,
+                        nlmsg_type,
                         data: data.clone(),
                     })?;
                     println!(
@@ -461,7 +461,7 @@ fn print_broadcast(broadcast: &Broadcast) {
     match broadcast {
         Broadcast::Raw { seq, message } => println!(
             "broadcast seq={seq} type={} {} bytes {}",
-            message.kind,
+            message.nlmsg_type,
             message.data.len(),
             preview(&message.data)
         ),

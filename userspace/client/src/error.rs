@@ -67,11 +67,11 @@ pub enum Error {
     },
 
     #[error(
-        "attribute {kind} of {len} bytes does not fit a netlink attribute \
+        "attribute {nla_type} of {len} bytes does not fit a netlink attribute \
          (at most {} bytes)",
-        crate::service::MAX_ATTRIBUTE_LEN
+        crate::attr::MAX_ATTRIBUTE_LEN
     )]
-    AttributeTooLarge { kind: u16, len: usize },
+    AttributeTooLarge { nla_type: u16, len: usize },
 
     #[error("cannot decode a message from the module: {0}")]
     Decode(String),

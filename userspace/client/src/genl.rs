@@ -1,26 +1,109 @@
-//! The typed service over generic netlink: the family's id and group,
-//! resolved by name through the controller (`CTRL_CMD_GETFAMILY`, encoded
-//! and decoded by `netlink-packet-generic`), and the mapping between the
-//! unit's message types and the family's commands.
+//! The typed service over generic netlink, as `netlink-packet-generic`
+//! models a family: [`NlTestMessage`], the family's payload (a command in
+//! the generic header, then the attributes), its encoder and decoder; and
+//! the family's id and group, resolved by name through the controller
+//! (`CTRL_CMD_GETFAMILY`, encoded and decoded by `netlink-packet-generic`).
 
-use crate::message::{encode_inner, messages};
+use crate::attr::{check_lengths, parse_attrs};
+use crate::message::{decode_with, encode_inner, messages, RawMessage, Reply};
+use crate::service::{Command, Message};
 use crate::Error;
-use netlink_packet_core::{NetlinkPayload, NLM_F_REQUEST};
+use netlink_packet_core::{
+    DecodeError, Emitable, ErrorContext, NetlinkPayload, ParseableParametrized, NLM_F_REQUEST,
+};
 use netlink_packet_generic::ctrl::nlas::{
     GenlCtrlAttrs, McastGrpAttrs, NlPolicyTypeAttrs, OpAttrs, OppolicyIndexAttr,
 };
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
-use netlink_packet_generic::GenlMessage;
+use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 use nltest_protocol::*;
 use std::collections::BTreeMap;
 
 /// Size of `struct genlmsghdr`, between the netlink header and the
 /// attributes.
-pub const GENL_HEADER_LEN: usize = 4;
+pub use netlink_packet_generic::constants::GENL_HDRLEN;
+
+/// The payload of a message of the `nltest` family: a message of the
+/// service, its command in the generic header (`genlmsghdr.cmd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NlTestMessage(pub Message);
+
+impl GenlFamily for NlTestMessage {
+    fn family_name() -> &'static str {
+        genl::FAMILY_NAME
+    }
+
+    fn command(&self) -> u8 {
+        self.0.command.cmd()
+    }
+
+    fn version(&self) -> u8 {
+        genl::FAMILY_VERSION
+    }
+}
+
+impl Emitable for NlTestMessage {
+    fn buffer_len(&self) -> usize {
+        self.0.attrs.as_slice().buffer_len()
+    }
+
+    fn emit(&self, buffer: &mut [u8]) {
+        self.0.attrs.as_slice().emit(buffer)
+    }
+}
+
+impl ParseableParametrized<[u8], GenlHeader> for NlTestMessage {
+    fn parse_with_param(payload: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
+        let command = Command::from_cmd(header.cmd);
+        let attrs = parse_attrs(payload).context(format!("attributes of {command:?}"))?;
+        Ok(Self(Message { command, attrs }))
+    }
+}
+
+/// Appends `message` to `datagram` as a message of the family whose id is
+/// `family_id`, with `flags` (`NLM_F_REQUEST` is the caller's to set);
+/// fails when an attribute is too large for netlink's 16-bit attribute
+/// length.
+pub fn encode(
+    datagram: &mut Vec<u8>,
+    seq: u32,
+    flags: u16,
+    message: Message,
+    family_id: u16,
+) -> Result<(), Error> {
+    check_lengths(&message.attrs)?;
+    let mut message = GenlMessage::from_payload(NlTestMessage(message));
+    message.set_resolved_family_id(family_id);
+    encode_inner(datagram, seq, flags, message);
+    Ok(())
+}
+
+/// Decodes every message of a datagram from a generic netlink socket: the
+/// messages of the family whose id is `family_id` as its messages (the
+/// command from the generic header), those of any other as raw ones.
+pub fn decode(datagram: &[u8], family_id: u16) -> Result<Vec<Reply>, Error> {
+    decode_with(datagram, |seq, nlmsg_type, payload| {
+        Ok(if nlmsg_type == family_id {
+            let message = GenlMessage::<NlTestMessage>::parse_with_param(payload, nlmsg_type)?;
+            Reply::Typed {
+                seq,
+                message: message.payload.0,
+            }
+        } else {
+            Reply::Raw {
+                seq,
+                message: RawMessage {
+                    nlmsg_type,
+                    data: payload.to_vec(),
+                },
+            }
+        })
+    })
+}
 
 /// The module's family as the controller describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GenlFamily {
+pub struct FamilyInfo {
     /// The family's id: the `nlmsg_type` of its messages.
     pub id: u16,
     /// Its version.
@@ -39,27 +122,6 @@ pub const GENL_CMD_CAP_DUMP: u32 = 0x04;
 pub const GENL_CMD_CAP_HASPOL: u32 = 0x08;
 pub const GENL_UNS_ADMIN_PERM: u32 = 0x10;
 
-/// The family's command for the operation whose `nlmsg_type` on the unit is
-/// `kind`: the operation of the same name in the other spec. Other types
-/// are kept as they are (truncated), for tests of unknown commands.
-pub fn command_of(kind: u16) -> u8 {
-    raw::OPERATIONS
-        .iter()
-        .find(|op| op.value == kind)
-        .and_then(|op| genl::OPERATIONS.iter().find(|g| g.name == op.name))
-        .map_or(kind as u8, |op| op.value)
-}
-
-/// The `nlmsg_type` on the unit of a family command: the inverse of
-/// [`command_of`].
-pub fn kind_of(cmd: u8) -> u16 {
-    genl::OPERATIONS
-        .iter()
-        .find(|op| op.value == cmd)
-        .and_then(|op| raw::OPERATIONS.iter().find(|r| r.name == op.name))
-        .map_or(cmd.into(), |op| op.value)
-}
-
 /// Appends a `CTRL_CMD_GETFAMILY` request for family `name`.
 pub(crate) fn encode_get_family(datagram: &mut Vec<u8>, seq: u32, name: &str) {
     let mut message = GenlMessage::from_payload(GenlCtrl {
@@ -73,7 +135,7 @@ pub(crate) fn encode_get_family(datagram: &mut Vec<u8>, seq: u32, name: &str) {
 /// What the controller answered to `CTRL_CMD_GETFAMILY` with sequence
 /// number `seq`, in one datagram: the family, `Ok(None)` for another
 /// message, or [`Error::FamilyNotRegistered`].
-pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFamily>, Error> {
+pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<FamilyInfo>, Error> {
     for message in messages::<GenlMessage<GenlCtrl>>(datagram) {
         let message =
             message.map_err(|error| Error::Decode(format!("controller reply: {error}")))?;
@@ -82,7 +144,7 @@ pub(crate) fn decode_family(datagram: &[u8], seq: u32) -> Result<Option<GenlFami
         }
         match message.payload {
             NetlinkPayload::InnerMessage(reply) => {
-                let mut family = GenlFamily {
+                let mut family = FamilyInfo {
                     id: 0,
                     version: 0,
                     events_group: 0,
@@ -152,7 +214,7 @@ pub struct AttrPolicyInfo {
     /// The attribute type.
     pub attr: u16,
     /// Its netlink type (`Binary`, `U32`...).
-    pub kind: String,
+    pub attr_type: String,
     /// The smallest and largest value, for integers with a range.
     pub min: Option<i128>,
     pub max: Option<i128>,
@@ -212,14 +274,14 @@ impl PolicyDump {
                             GenlCtrlAttrs::Policy(policy) => {
                                 let mut info = AttrPolicyInfo {
                                     attr: policy.attr_policy.index,
-                                    kind: String::new(),
+                                    attr_type: String::new(),
                                     min: None,
                                     max: None,
                                 };
                                 for item in policy.attr_policy.policies {
                                     match item {
                                         NlPolicyTypeAttrs::Type(kind) => {
-                                            info.kind = format!("{kind:?}")
+                                            info.attr_type = format!("{kind:?}")
                                         }
                                         NlPolicyTypeAttrs::MinValueSigned(v) => {
                                             info.min = Some(v.into())
@@ -252,49 +314,71 @@ impl PolicyDump {
     }
 }
 
-/// A typed request's attributes behind a generic netlink header.
-pub(crate) struct GenlPayload<I> {
-    pub(crate) family: u16,
-    pub(crate) cmd: u8,
-    pub(crate) version: u8,
-    pub(crate) attributes: I,
-}
-
-impl<I: netlink_packet_core::NetlinkSerializable> netlink_packet_core::NetlinkSerializable
-    for GenlPayload<I>
-{
-    fn message_type(&self) -> u16 {
-        self.family
-    }
-
-    fn buffer_len(&self) -> usize {
-        GENL_HEADER_LEN + self.attributes.buffer_len()
-    }
-
-    fn serialize(&self, buffer: &mut [u8]) {
-        buffer[0] = self.cmd;
-        buffer[1] = self.version;
-        buffer[2..4].fill(0);
-        self.attributes.serialize(&mut buffer[GENL_HEADER_LEN..]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn commands_map_both_ways() {
-        for kind in [
-            raw::msg::ECHO,
-            raw::msg::BROADCAST,
-            raw::msg::GET_STATS,
-            raw::msg::EVENT,
-            0x1f,
-        ] {
-            assert_eq!(kind_of(command_of(kind)), kind);
-        }
-        assert_eq!(command_of(raw::msg::ECHO), genl::cmd::ECHO);
+    fn echo_request_layout() {
+        let mut datagram = Vec::new();
+        let message = Message::new(Command::Echo, vec![crate::Attr::Data(b"hi".to_vec())]);
+        encode(&mut datagram, 5, NLM_F_REQUEST, message, 0x17).unwrap();
+        // header, genl header (ECHO, version), DATA (4 + 2, padded to 8)
+        assert_eq!(datagram.len(), 16 + 4 + 8);
+        assert_eq!(u16::from_ne_bytes([datagram[4], datagram[5]]), 0x17);
+        assert_eq!(
+            &datagram[16..20],
+            &[genl::cmd::ECHO, genl::FAMILY_VERSION, 0, 0]
+        );
+        assert_eq!(&datagram[20..26], &[6, 0, attrs::DATA as u8, 0, b'h', b'i']);
+    }
+
+    #[test]
+    fn messages_of_the_family_decode_by_their_command() {
+        use crate::attr::Attr;
+        let event = Message::new(
+            Command::Event,
+            vec![Attr::Data(b"x".to_vec()), Attr::Portid(7), Attr::Uid(65534)],
+        );
+        let unknown = Message::new(Command::Other(0x1f), vec![]);
+        let mut datagram = Vec::new();
+        encode(&mut datagram, 0, 0, event.clone(), 0x17).unwrap();
+        encode(&mut datagram, 1, 0, unknown.clone(), 0x17).unwrap();
+        // Another family's message is not the family's.
+        encode(&mut datagram, 2, 0, event.clone(), 0x18).unwrap();
+        let replies = decode(&datagram, 0x17).unwrap();
+        assert_eq!(
+            replies[..2],
+            [
+                Reply::Typed {
+                    seq: 0,
+                    message: event
+                },
+                Reply::Typed {
+                    seq: 1,
+                    message: unknown
+                },
+            ]
+        );
+        assert!(matches!(
+            &replies[2],
+            Reply::Raw { seq: 2, message } if message.nlmsg_type == 0x18
+        ));
+    }
+
+    #[test]
+    fn a_message_without_a_generic_header_does_not_decode() {
+        let mut datagram = Vec::new();
+        crate::message::encode(
+            &mut datagram,
+            1,
+            0,
+            RawMessage {
+                nlmsg_type: 0x17,
+                data: vec![1, 1],
+            },
+        );
+        assert!(matches!(decode(&datagram, 0x17), Err(Error::Decode(_))));
     }
 
     #[test]

@@ -1,9 +1,15 @@
-//! Encoding of requests and decoding of replies, on `netlink-packet-core`.
+//! The raw echo protocol, the framing of datagrams and what every netlink
+//! family answers (errors, extended acks, control messages), on
+//! `netlink-packet-core`. The typed service's messages are decoded by each
+//! transport's own decoder ([`crate::unit`], [`crate::genl`]) on top of
+//! [`decode_with`].
 
+use crate::service::Message;
 use crate::Error;
 use netlink_packet_core::{
-    DecodeError, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NetlinkSerializable, NlasIterator, NLMSG_ALIGNTO,
+    DecodeError, ErrorBuffer, ErrorMessage, NetlinkBuffer, NetlinkDeserializable, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload, NetlinkSerializable, NlasIterator, Parseable, NLMSG_ALIGNTO,
+    NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
 };
 use std::convert::Infallible;
 
@@ -11,14 +17,14 @@ use std::convert::Infallible;
 /// module echoes it unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawMessage {
-    /// `nlmsg_type`; the seed's examples use 0.
-    pub kind: u16,
+    /// The seed's examples use 0.
+    pub nlmsg_type: u16,
     pub data: Vec<u8>,
 }
 
 impl NetlinkSerializable for RawMessage {
     fn message_type(&self) -> u16 {
-        self.kind
+        self.nlmsg_type
     }
 
     fn buffer_len(&self) -> usize {
@@ -35,7 +41,7 @@ impl NetlinkDeserializable for RawMessage {
 
     fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, Infallible> {
         Ok(Self {
-            kind: header.message_type,
+            nlmsg_type: header.message_type,
             data: payload.to_vec(),
         })
     }
@@ -44,22 +50,39 @@ impl NetlinkDeserializable for RawMessage {
 /// One message received from the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// A message that is neither an error nor a control message: a raw
-    /// echo or a broadcast of one (the request's type, sequence number and
-    /// payload), a typed reply, an event or a part of a dump.
-    Message { seq: u32, message: RawMessage },
+    /// A message of the raw echo protocol: a raw echo or a broadcast of one
+    /// (the request's type, sequence number and payload); on a generic
+    /// netlink socket, a message of another family.
+    Raw { seq: u32, message: RawMessage },
+    /// A message of the typed service: a reply, an event or a part of a
+    /// dump, decoded by its transport's decoder.
+    Typed { seq: u32, message: Message },
     /// An `NLMSG_ERROR` answering request `seq`: `errno` is positive, 0 for
     /// an acknowledgement; `ack` holds the extended ack, if any.
     Error { seq: u32, errno: i32, ack: ExtAck },
     /// `NLMSG_DONE`, `NLMSG_NOOP` or `NLMSG_OVERRUN`.
-    Control { seq: u32, kind: u16 },
+    Control { seq: u32, nlmsg_type: u16 },
 }
 
 impl Reply {
     pub fn seq(&self) -> u32 {
         match self {
-            Self::Message { seq, .. } | Self::Error { seq, .. } | Self::Control { seq, .. } => *seq,
+            Self::Raw { seq, .. }
+            | Self::Typed { seq, .. }
+            | Self::Error { seq, .. }
+            | Self::Control { seq, .. } => *seq,
         }
+    }
+
+    /// Whether this is `NLMSG_DONE`, the end of a dump.
+    pub fn is_done(&self) -> bool {
+        matches!(
+            self,
+            Self::Control {
+                nlmsg_type: NLMSG_DONE,
+                ..
+            }
+        )
     }
 }
 
@@ -150,7 +173,7 @@ fn u32_value(value: &[u8]) -> Option<u32> {
 /// Size of a `struct nlmsghdr`.
 pub const HEADER_LEN: usize = 16;
 
-/// Appends one message to `datagram`, padded to the netlink alignment so
+/// Appends one raw message to `datagram`, padded to the netlink alignment so
 /// that several messages can share one `sendmsg`.
 pub fn encode(datagram: &mut Vec<u8>, seq: u32, flags: u16, message: RawMessage) {
     encode_inner(datagram, seq, flags, message)
@@ -204,33 +227,73 @@ where
     })
 }
 
-/// Decodes every message of a datagram, in order.
-pub fn decode(datagram: &[u8]) -> Result<Vec<Reply>, Error> {
-    messages::<RawMessage>(datagram)
-        .map(|message| {
-            let message = message.map_err(|error| Error::Decode(error.to_string()))?;
-            let seq = message.header.sequence_number;
-            let kind = message.header.message_type;
-            Ok(match message.payload {
-                NetlinkPayload::InnerMessage(message) => Reply::Message { seq, message },
-                NetlinkPayload::Error(error) => Reply::Error {
+/// Decodes every message of a datagram, in order, from a view of each
+/// ([`NetlinkBuffer`]): errors and control messages as every netlink family
+/// has them, any other message by `decode_message` (a transport's decoder,
+/// given the message's header and payload). After a message that does not
+/// decode (a length that runs past the datagram or is shorter than a
+/// header), nothing more: the datagram fails to decode.
+pub(crate) fn decode_with(
+    datagram: &[u8],
+    mut decode_message: impl FnMut(u32, u16, &[u8]) -> Result<Reply, DecodeError>,
+) -> Result<Vec<Reply>, Error> {
+    let mut replies = Vec::new();
+    let mut rest = datagram;
+    while !rest.is_empty() {
+        let buffer = NetlinkBuffer::new_checked(rest).map_err(decode_error)?;
+        let seq = buffer.sequence_number();
+        let payload = buffer.payload();
+        replies.push(match buffer.message_type() {
+            NLMSG_ERROR => {
+                let error = ErrorBuffer::new_checked(&payload)
+                    .and_then(|error| ErrorMessage::parse(&error))
+                    .map_err(decode_error)?;
+                Reply::Error {
                     seq,
                     errno: -error.raw_code(),
-                    ack: ExtAck::parse(message.header.flags, &error.header),
-                },
-                _ => Reply::Control { seq, kind },
-            })
+                    ack: ExtAck::parse(buffer.flags(), &error.header),
+                }
+            }
+            nlmsg_type @ (NLMSG_NOOP | NLMSG_DONE | NLMSG_OVERRUN) => {
+                Reply::Control { seq, nlmsg_type }
+            }
+            nlmsg_type => decode_message(seq, nlmsg_type, payload).map_err(|error| {
+                Error::Decode(format!("message of type {nlmsg_type:#x}: {error}"))
+            })?,
+        });
+        rest = rest
+            .get(align(buffer.length() as usize)..)
+            .unwrap_or_default();
+    }
+    Ok(replies)
+}
+
+fn decode_error(error: DecodeError) -> Error {
+    Error::Decode(error.to_string())
+}
+
+/// Decodes every message of a datagram as the raw echo protocol has them:
+/// every message that is not an error or a control message is a
+/// [`RawMessage`], whatever its type.
+pub fn decode(datagram: &[u8]) -> Result<Vec<Reply>, Error> {
+    decode_with(datagram, |seq, nlmsg_type, payload| {
+        Ok(Reply::Raw {
+            seq,
+            message: RawMessage {
+                nlmsg_type,
+                data: payload.to_vec(),
+            },
         })
-        .collect()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn raw(kind: u16, data: &[u8]) -> RawMessage {
+    fn raw(nlmsg_type: u16, data: &[u8]) -> RawMessage {
         RawMessage {
-            kind,
+            nlmsg_type,
             data: data.to_vec(),
         }
     }
@@ -257,15 +320,15 @@ mod tests {
         assert_eq!(
             replies,
             vec![
-                Reply::Message {
+                Reply::Raw {
                     seq: 1,
                     message: raw(0x42, b"")
                 },
-                Reply::Message {
+                Reply::Raw {
                     seq: 2,
                     message: raw(0x42, b"a")
                 },
-                Reply::Message {
+                Reply::Raw {
                     seq: 3,
                     message: raw(0x42, b"abcde")
                 },

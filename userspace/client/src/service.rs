@@ -1,14 +1,118 @@
-//! The typed protocol: requests with attributes, and what the module
-//! answers, on `netlink-packet-core`'s attribute support.
+//! The typed service, whichever transport carries it: its operations
+//! ([`Command`], from the specs' operation tables), a message of it
+//! ([`Message`]: a command and its attributes), and the requests and
+//! answers built on them. [`crate::unit`] and [`crate::genl`] encode and
+//! decode a [`Message`], each as its transport frames it.
 
-use crate::genl::{command_of, GenlFamily, GenlPayload};
-use crate::message::{encode_inner, HEADER_LEN};
+use crate::attr::{Attr, StatAttr};
 use crate::Error;
-use netlink_packet_core::{
-    DefaultNla, Emitable, NetlinkSerializable, Nla, NlaBuffer, NlasIterator, NLM_F_ACK, NLM_F_DUMP,
-    NLM_F_REQUEST,
-};
-use nltest_protocol::*;
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use nltest_protocol::{genl, raw, ynl, Counter};
+
+/// An operation of the service: the same operation in both specs, named
+/// as they name it, numbered by each (`genlmsghdr.cmd` in the family,
+/// `nlmsg_type` on the unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// `echo`.
+    Echo,
+    /// `broadcast`.
+    Broadcast,
+    /// `get-stats`.
+    GetStats,
+    /// `event`, which the module only sends.
+    Event,
+    /// A number no operation of the specs has, sent as it is (the command
+    /// in the family, the `nlmsg_type` on the unit), to see how the module
+    /// refuses it; also what the family's decoder makes of a command it
+    /// does not know.
+    Other(u8),
+}
+
+impl Command {
+    /// Every operation of the specs, in their order.
+    pub const ALL: [Self; 4] = [Self::Echo, Self::Broadcast, Self::GetStats, Self::Event];
+
+    /// The operation in the family's spec (`specs/nltest.yaml`).
+    pub const fn genl(self) -> Option<&'static ynl::Operation<u8>> {
+        match self {
+            Self::Echo => Some(&genl::ECHO),
+            Self::Broadcast => Some(&genl::BROADCAST),
+            Self::GetStats => Some(&genl::GET_STATS),
+            Self::Event => Some(&genl::EVENT),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// The operation in the unit's spec (`specs/nltest-raw.yaml`).
+    pub const fn raw(self) -> Option<&'static ynl::Operation<u16>> {
+        match self {
+            Self::Echo => Some(&raw::ECHO),
+            Self::Broadcast => Some(&raw::BROADCAST),
+            Self::GetStats => Some(&raw::GET_STATS),
+            Self::Event => Some(&raw::EVENT),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// The operation's name in the specs.
+    pub fn name(self) -> Option<&'static str> {
+        self.genl().map(|op| op.name)
+    }
+
+    /// The command in the family (`genlmsghdr.cmd`).
+    pub fn cmd(self) -> u8 {
+        match (self, self.genl()) {
+            (Self::Other(number), _) => number,
+            (_, op) => op.map_or(0, |op| op.value),
+        }
+    }
+
+    /// The `nlmsg_type` on the unit.
+    pub fn nlmsg_type(self) -> u16 {
+        match (self, self.raw()) {
+            (Self::Other(number), _) => number.into(),
+            (_, op) => op.map_or(0, |op| op.value),
+        }
+    }
+
+    /// The operation of command `cmd` in the family, or [`Command::Other`].
+    pub fn from_cmd(cmd: u8) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|command| command.cmd() == cmd)
+            .unwrap_or(Self::Other(cmd))
+    }
+
+    /// The operation of `nlmsg_type` on the unit, if it is one's.
+    pub fn from_nlmsg_type(nlmsg_type: u16) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|command| command.nlmsg_type() == nlmsg_type)
+    }
+}
+
+/// A message of the typed service, whichever transport carries it: an
+/// operation and its attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub command: Command,
+    pub attrs: Vec<Attr>,
+}
+
+impl Message {
+    pub fn new(command: Command, attrs: Vec<Attr>) -> Self {
+        Self { command, attrs }
+    }
+
+    /// The value of its `data` attribute, if it has one.
+    pub fn data(&self) -> Option<&[u8]> {
+        self.attrs.iter().find_map(|attr| match attr {
+            Attr::Data(data) => Some(&data[..]),
+            _ => None,
+        })
+    }
+}
 
 /// A typed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,35 +123,21 @@ pub enum Request {
     Broadcast { group: u32, data: Vec<u8> },
     /// Read the counters of the namespace; `dump` asks for a multipart answer.
     GetStats { dump: bool },
-    /// Any type and attributes, for testing how the module rejects them.
-    Custom {
-        kind: u16,
-        attributes: Vec<(u16, Vec<u8>)>,
-    },
+    /// Any command and attributes, for testing how the module rejects them.
+    Custom(Message),
 }
 
 impl Request {
-    fn kind(&self) -> u16 {
+    /// The request as a message of the service.
+    pub fn message(&self) -> Message {
         match self {
-            Self::Echo { .. } => raw::msg::ECHO,
-            Self::Broadcast { .. } => raw::msg::BROADCAST,
-            Self::GetStats { .. } => raw::msg::GET_STATS,
-            Self::Custom { kind, .. } => *kind,
-        }
-    }
-
-    fn attributes(&self) -> Vec<DefaultNla> {
-        match self {
-            Self::Echo { data } => vec![DefaultNla::new(attrs::DATA, data.clone())],
-            Self::Broadcast { group, data } => vec![
-                DefaultNla::new(attrs::DATA, data.clone()),
-                DefaultNla::new(attrs::GROUP, group.to_ne_bytes().to_vec()),
-            ],
-            Self::GetStats { .. } => vec![],
-            Self::Custom { attributes, .. } => attributes
-                .iter()
-                .map(|(kind, value)| DefaultNla::new(*kind, value.clone()))
-                .collect(),
+            Self::Echo { data } => Message::new(Command::Echo, vec![Attr::Data(data.clone())]),
+            Self::Broadcast { group, data } => Message::new(
+                Command::Broadcast,
+                vec![Attr::Data(data.clone()), Attr::Group(*group)],
+            ),
+            Self::GetStats { .. } => Message::new(Command::GetStats, vec![]),
+            Self::Custom(message) => message.clone(),
         }
     }
 
@@ -64,7 +154,7 @@ impl Request {
     /// `flags`, with `NLM_F_REQUEST`, and `NLM_F_DUMP` for a dump.
     pub fn flags_with(&self, mut flags: u16) -> u16 {
         flags |= NLM_F_REQUEST;
-        if matches!(self, Self::GetStats { dump: true }) {
+        if self.is_dump() {
             flags |= NLM_F_DUMP;
         }
         flags
@@ -73,83 +163,6 @@ impl Request {
     pub fn is_dump(&self) -> bool {
         matches!(self, Self::GetStats { dump: true })
     }
-}
-
-/// The request as netlink-packet-core serializes it.
-struct Encoded {
-    kind: u16,
-    attributes: Vec<DefaultNla>,
-}
-
-impl NetlinkSerializable for Encoded {
-    fn message_type(&self) -> u16 {
-        self.kind
-    }
-
-    fn buffer_len(&self) -> usize {
-        self.attributes.as_slice().buffer_len()
-    }
-
-    fn serialize(&self, buffer: &mut [u8]) {
-        self.attributes.as_slice().emit(buffer)
-    }
-}
-
-/// The largest attribute payload: `nla_len` is 16 bits and counts the
-/// 4-byte attribute header.
-pub const MAX_ATTRIBUTE_LEN: usize = u16::MAX as usize - 4;
-
-/// The request's attributes, checked against netlink's 16-bit attribute
-/// length.
-fn encoded(request: &Request) -> Result<Encoded, Error> {
-    let attributes = request.attributes();
-    if let Some(too_large) = attributes
-        .iter()
-        .find(|a| a.value_len() > MAX_ATTRIBUTE_LEN)
-    {
-        return Err(Error::AttributeTooLarge {
-            kind: too_large.kind(),
-            len: too_large.value_len(),
-        });
-    }
-    Ok(Encoded {
-        kind: request.kind(),
-        attributes,
-    })
-}
-
-/// Appends `request` to `datagram`; fails when an attribute is too large
-/// for netlink's 16-bit attribute length.
-pub fn encode_request(
-    datagram: &mut Vec<u8>,
-    seq: u32,
-    flags: u16,
-    request: &Request,
-) -> Result<(), Error> {
-    let encoded = encoded(request)?;
-    encode_inner(datagram, seq, request.flags_with(flags), encoded);
-    Ok(())
-}
-
-/// Appends `request` to `datagram` as a message of the module's generic
-/// netlink `family`: the family's id as type, the command in the generic
-/// header, then the same attributes.
-pub fn encode_genl_request(
-    datagram: &mut Vec<u8>,
-    seq: u32,
-    flags: u16,
-    request: &Request,
-    family: &GenlFamily,
-) -> Result<(), Error> {
-    let encoded = encoded(request)?;
-    let payload = GenlPayload {
-        family: family.id,
-        cmd: command_of(encoded.kind),
-        version: genl::FAMILY_VERSION,
-        attributes: encoded,
-    };
-    encode_inner(datagram, seq, request.flags_with(flags), payload);
-    Ok(())
 }
 
 /// One counter of `GET_STATS`: a `STAT` nest.
@@ -167,6 +180,27 @@ impl Stat {
     pub fn name(&self) -> &'static str {
         self.counter.name()
     }
+
+    /// The counter of a `STAT` nest's attributes.
+    fn from_nest(nest: &[StatAttr]) -> Result<Self, Error> {
+        let (mut counter, mut group, mut value) = (None, None, None);
+        for attr in nest {
+            match attr {
+                StatAttr::Counter(c) => counter = Some(*c),
+                StatAttr::Group(g) => group = Some(*g),
+                StatAttr::Value(v) => value = Some(*v),
+                StatAttr::Other(_) => {}
+            }
+        }
+        match (counter, value) {
+            (Some(counter), Some(value)) => Ok(Self {
+                counter,
+                group,
+                value,
+            }),
+            _ => Err(Error::Decode("STAT without COUNTER or VALUE".into())),
+        }
+    }
 }
 
 /// What `ECHO` publishes and `BROADCAST` sends.
@@ -179,7 +213,7 @@ pub struct Event {
     pub uid: u32,
 }
 
-/// A typed message from the module.
+/// A typed message from the module, as what it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
     /// The answer to `ECHO`.
@@ -190,156 +224,79 @@ pub enum Response {
     Event(Event),
 }
 
-fn attributes(payload: &[u8]) -> Result<Vec<NlaBuffer<&[u8]>>, Error> {
-    NlasIterator::new(payload)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| Error::Decode(error.to_string()))
-}
+impl TryFrom<&Message> for Response {
+    type Error = Error;
 
-fn u32_of(attribute: &NlaBuffer<&[u8]>) -> Result<u32, Error> {
-    let value = attribute.value();
-    value.try_into().map(u32::from_ne_bytes).map_err(|_| {
-        Error::Decode(format!(
-            "attribute {} is {} bytes, not 4",
-            attribute.kind(),
-            value.len()
-        ))
-    })
-}
-
-/// A `uint` attribute (`NLA_UINT`): 4 bytes while the value fits, else 8.
-fn uint_of(attribute: &NlaBuffer<&[u8]>) -> Result<u64, Error> {
-    let value = attribute.value();
-    match value.len() {
-        4 => u32_of(attribute).map(u64::from),
-        8 => Ok(u64::from_ne_bytes(value.try_into().unwrap_or_default())),
-        len => Err(Error::Decode(format!(
-            "attribute {} is {len} bytes, not 4 or 8",
-            attribute.kind()
-        ))),
-    }
-}
-
-/// One counter from the attributes of its `STAT` nest.
-fn stat(nest: &[u8]) -> Result<Stat, Error> {
-    let (mut counter, mut group, mut value) = (None, None, None);
-    for attribute in attributes(nest)? {
-        match attribute.kind() {
-            stat_attrs::COUNTER => {
-                let number = u32_of(&attribute)?;
-                counter = Some(
-                    Counter::from_u32(number)
-                        .ok_or_else(|| Error::Decode(format!("unknown counter {number}")))?,
-                );
+    fn try_from(message: &Message) -> Result<Self, Error> {
+        match message.command {
+            Command::Echo => {
+                let data = message
+                    .data()
+                    .ok_or_else(|| Error::Decode("ECHO reply without DATA".into()))?;
+                Ok(Self::Echo {
+                    data: data.to_vec(),
+                })
             }
-            stat_attrs::GROUP => group = Some(u32_of(&attribute)?),
-            stat_attrs::VALUE => value = Some(uint_of(&attribute)?),
-            _ => {}
-        }
-    }
-    match (counter, value) {
-        (Some(counter), Some(value)) => Ok(Stat {
-            counter,
-            group,
-            value,
-        }),
-        _ => Err(Error::Decode("STAT without COUNTER or VALUE".into())),
-    }
-}
-
-/// Decodes the payload of a typed message of type `kind`.
-pub fn decode_response(kind: u16, payload: &[u8]) -> Result<Response, Error> {
-    match kind {
-        raw::msg::ECHO => {
-            let data = attributes(payload)?
-                .iter()
-                .find(|attribute| attribute.kind() == attrs::DATA)
-                .map(|attribute| attribute.value().to_vec())
-                .ok_or_else(|| Error::Decode("ECHO reply without DATA".into()))?;
-            Ok(Response::Echo { data })
-        }
-        raw::msg::GET_STATS => {
             // One STAT nest per counter: all of them in the single answer,
             // one in each part of a dump.
-            let stats = attributes(payload)?
+            Command::GetStats => message
+                .attrs
                 .iter()
-                .filter(|a| a.kind() == attrs::STAT)
-                .map(|a| stat(a.value()))
-                .collect::<Result<_, _>>()?;
-            Ok(Response::Stats(stats))
-        }
-        raw::msg::EVENT => {
-            let mut event = Event {
-                data: Vec::new(),
-                portid: 0,
-                uid: 0,
-            };
-            for attribute in attributes(payload)? {
-                match attribute.kind() {
-                    attrs::DATA => event.data = attribute.value().to_vec(),
-                    attrs::PORTID => event.portid = u32_of(&attribute)?,
-                    attrs::UID => event.uid = u32_of(&attribute)?,
-                    _ => {}
+                .filter_map(|attr| match attr {
+                    Attr::Stat(nest) => Some(Stat::from_nest(nest)),
+                    _ => None,
+                })
+                .collect::<Result<_, _>>()
+                .map(Self::Stats),
+            Command::Event => {
+                let mut event = Event {
+                    data: Vec::new(),
+                    portid: 0,
+                    uid: 0,
+                };
+                for attr in &message.attrs {
+                    match attr {
+                        Attr::Data(data) => event.data = data.clone(),
+                        Attr::Portid(portid) => event.portid = *portid,
+                        Attr::Uid(uid) => event.uid = *uid,
+                        _ => {}
+                    }
                 }
+                Ok(Self::Event(event))
             }
-            Ok(Response::Event(event))
+            other => Err(Error::Decode(format!(
+                "unexpected {other:?} from the module"
+            ))),
         }
-        other => Err(Error::Decode(format!("unexpected message type {other:#x}"))),
     }
 }
-
-/// Size of the header of a typed message, before its attributes.
-pub const ATTRIBUTES_OFFSET: usize = HEADER_LEN;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attr::parse_attrs;
+    use netlink_packet_core::{DefaultNla, Emitable};
+    use nltest_protocol::{attrs, stat_attrs};
 
     #[test]
-    fn broadcast_request_layout() {
-        let mut datagram = Vec::new();
-        encode_request(
-            &mut datagram,
-            3,
-            NLM_F_ACK,
-            &Request::Broadcast {
-                group: 2,
-                data: b"hi".to_vec(),
-            },
-        )
-        .unwrap();
-        // header, DATA (4 + 2, padded to 8), GROUP (4 + 4)
-        assert_eq!(datagram.len(), 16 + 8 + 8);
-        assert_eq!(
-            u16::from_ne_bytes([datagram[4], datagram[5]]),
-            raw::msg::BROADCAST
-        );
-        assert_eq!(
-            u16::from_ne_bytes([datagram[6], datagram[7]]),
-            NLM_F_REQUEST | NLM_F_ACK
-        );
-        assert_eq!(&datagram[16..22], &[6, 0, attrs::DATA as u8, 0, b'h', b'i']);
-        assert_eq!(&datagram[24..28], &[8, 0, attrs::GROUP as u8, 0]);
-        assert_eq!(u32::from_ne_bytes(datagram[28..32].try_into().unwrap()), 2);
-    }
-
-    #[test]
-    fn refuses_an_attribute_over_64_kib() {
-        let request = Request::Echo {
-            data: vec![0; MAX_ATTRIBUTE_LEN + 1],
-        };
-        let result = encode_request(&mut Vec::new(), 1, 0, &request);
-        assert!(matches!(
-            result,
-            Err(Error::AttributeTooLarge {
-                kind: attrs::DATA,
-                len: 65532
-            })
-        ));
-        let request = Request::Echo {
-            data: vec![0; MAX_ATTRIBUTE_LEN],
-        };
-        assert!(encode_request(&mut Vec::new(), 1, 0, &request).is_ok());
+    fn commands_are_the_operations_of_both_specs() {
+        let names: Vec<_> = Command::ALL.iter().map(|c| c.name().unwrap()).collect();
+        let genl_names: Vec<_> = genl::OPERATIONS.iter().map(|op| op.name).collect();
+        let raw_names: Vec<_> = raw::OPERATIONS.iter().map(|op| op.name).collect();
+        assert_eq!(names, genl_names);
+        assert_eq!(names, raw_names);
+        for command in Command::ALL {
+            assert_eq!(Command::from_cmd(command.cmd()), command);
+            assert_eq!(
+                Command::from_nlmsg_type(command.nlmsg_type()),
+                Some(command)
+            );
+        }
+        assert_eq!(Command::Echo.cmd(), genl::cmd::ECHO);
+        assert_eq!(Command::Echo.nlmsg_type(), raw::msg::ECHO);
+        assert_eq!(Command::from_cmd(0x1f), Command::Other(0x1f));
+        assert_eq!(Command::Other(0x1f).nlmsg_type(), 0x1f);
+        assert_eq!(Command::from_nlmsg_type(0x1f), None);
     }
 
     #[test]
@@ -358,13 +315,18 @@ mod tests {
         buffer
     }
 
+    fn response(command: Command, payload: &[u8]) -> Result<Response, Error> {
+        let attrs = parse_attrs(payload).map_err(|error| Error::Decode(error.to_string()))?;
+        Response::try_from(&Message::new(command, attrs))
+    }
+
     #[test]
     fn decodes_events_and_stats() {
         let mut payload = nla(attrs::DATA, b"x");
         payload.extend(nla(attrs::PORTID, &7u32.to_ne_bytes()));
         payload.extend(nla(attrs::UID, &65534u32.to_ne_bytes()));
         assert_eq!(
-            decode_response(raw::msg::EVENT, &payload).unwrap(),
+            response(Command::Event, &payload).unwrap(),
             Response::Event(Event {
                 data: b"x".to_vec(),
                 portid: 7,
@@ -398,18 +360,23 @@ mod tests {
         ];
         let part = nla(attrs::STAT, &listeners);
         assert_eq!(
-            decode_response(raw::msg::GET_STATS, &part).unwrap(),
+            response(Command::GetStats, &part).unwrap(),
             Response::Stats(vec![expected[0]])
         );
         let mut both = part.clone();
         both.extend(nla(attrs::STAT, &bytes));
         assert_eq!(
-            decode_response(raw::msg::GET_STATS, &both).unwrap(),
+            response(Command::GetStats, &both).unwrap(),
             Response::Stats(expected.to_vec())
         );
         // A value of 2 bytes is no uint.
         let mut short = nla(stat_attrs::COUNTER, &1u32.to_ne_bytes());
         short.extend(nla(stat_attrs::VALUE, &[1, 0]));
-        assert!(decode_response(raw::msg::GET_STATS, &nla(attrs::STAT, &short)).is_err());
+        assert!(response(Command::GetStats, &nla(attrs::STAT, &short)).is_err());
+        // A counter without its value, an echo without data.
+        let counter_only = nla(stat_attrs::COUNTER, &1u32.to_ne_bytes());
+        assert!(response(Command::GetStats, &nla(attrs::STAT, &counter_only)).is_err());
+        assert!(response(Command::Echo, &[]).is_err());
+        assert!(response(Command::Other(9), &[]).is_err());
     }
 }

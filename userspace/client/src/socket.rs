@@ -1,9 +1,9 @@
 //! A netlink socket of the `nltest` protocol, on `netlink-sys`.
 
-use crate::genl::{decode_family, encode_get_family, kind_of, GenlFamily, GENL_HEADER_LEN};
-use crate::message::{decode, encode, RawMessage, Reply};
-use crate::service::{decode_response, encode_genl_request, encode_request, Request, Response};
-use crate::Error;
+use crate::genl::{decode_family, encode_get_family, FamilyInfo, GENL_HDRLEN};
+use crate::message::{encode, RawMessage, Reply, HEADER_LEN};
+use crate::service::{Command, Request, Response};
+use crate::{genl, message, unit, Error};
 use netlink_sys::{Socket, SocketAddr};
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ pub struct ModuleSocket {
     buffer: Vec<u8>,
     /// The module's generic netlink family, for a socket of
     /// `NETLINK_GENERIC`.
-    genl: Option<GenlFamily>,
+    genl: Option<FamilyInfo>,
 }
 
 /// How to reach the module's typed service.
@@ -69,8 +69,8 @@ impl Transport {
     /// offsets of attributes from the start of the request.
     pub fn attributes_offset(self) -> u32 {
         match self {
-            Self::Unit(_) => crate::message::HEADER_LEN as u32,
-            Self::Genl => (crate::message::HEADER_LEN + GENL_HEADER_LEN) as u32,
+            Self::Unit(_) => HEADER_LEN as u32,
+            Self::Genl => (HEADER_LEN + GENL_HDRLEN) as u32,
         }
     }
 
@@ -154,7 +154,7 @@ impl ModuleSocket {
     }
 
     /// Asks the controller for the module's family (`CTRL_CMD_GETFAMILY`).
-    fn resolve_family(&mut self) -> Result<GenlFamily, Error> {
+    fn resolve_family(&mut self) -> Result<FamilyInfo, Error> {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let mut datagram = Vec::new();
@@ -204,7 +204,7 @@ impl ModuleSocket {
 
     /// The module's generic netlink family, for a socket opened with
     /// [`connect_genl`](Self::connect_genl).
-    pub fn genl_family(&self) -> Option<&GenlFamily> {
+    pub fn genl_family(&self) -> Option<&FamilyInfo> {
         self.genl.as_ref()
     }
 
@@ -234,9 +234,10 @@ impl ModuleSocket {
         flags: u16,
         request: &Request,
     ) -> Result<(), Error> {
+        let flags = request.flags_with(flags);
         match &self.genl {
-            Some(family) => encode_genl_request(datagram, seq, flags, request, family),
-            None => encode_request(datagram, seq, flags, request),
+            Some(family) => genl::encode(datagram, seq, flags, request.message(), family.id),
+            None => unit::encode(datagram, seq, flags, request.message()),
         }
     }
 
@@ -329,30 +330,25 @@ impl ModuleSocket {
         Ok(())
     }
 
-    /// Receives one datagram and decodes its messages. On a generic netlink
-    /// socket, the family's messages come out as typed ones: the command's
-    /// type (`raw::msg::ECHO`, ...) and the attributes after the generic header.
+    /// Receives one datagram and decodes its messages with the decoder of
+    /// the socket's transport: on the unit, typed messages by their
+    /// `nlmsg_type` ([`unit::decode`]); on a generic netlink socket, the
+    /// family's messages by the command of their generic header
+    /// ([`genl::decode`]).
     pub fn recv(&mut self) -> Result<Vec<Reply>, Error> {
         let len = self.recv_datagram()?;
-        let mut replies = decode(&self.buffer[..len])?;
-        if let Some(family) = &self.genl {
-            for reply in &mut replies {
-                if let Reply::Message { message, .. } = reply {
-                    if message.kind == family.id {
-                        let Some(&cmd) = message.data.first() else {
-                            return Err(Error::Decode(
-                                "a generic netlink message without a generic header".into(),
-                            ));
-                        };
-                        message.kind = kind_of(cmd);
-                        message
-                            .data
-                            .drain(..GENL_HEADER_LEN.min(message.data.len()));
-                    }
-                }
-            }
+        let datagram = &self.buffer[..len];
+        match &self.genl {
+            Some(family) => genl::decode(datagram, family.id),
+            None => unit::decode(datagram),
         }
-        Ok(replies)
+    }
+
+    /// Receives one datagram and decodes its messages as the raw echo
+    /// protocol has them, whatever their type ([`message::decode`]).
+    pub fn recv_raw(&mut self) -> Result<Vec<Reply>, Error> {
+        let len = self.recv_datagram()?;
+        message::decode(&self.buffer[..len])
     }
 
     /// Receives one datagram into the buffer; returns its length.
@@ -384,9 +380,9 @@ impl ModuleSocket {
         let start = Instant::now();
         let seq = self.send(0, [message.clone()])?;
         loop {
-            for reply in self.recv()? {
+            for reply in self.recv_raw()? {
                 match reply {
-                    Reply::Message {
+                    Reply::Raw {
                         seq: got,
                         message: echoed,
                     } if got == seq => {
@@ -441,12 +437,14 @@ impl ModuleSocket {
                     Reply::Error { errno, ack, .. } => {
                         return Err(Error::Kernel { seq, errno, ack })
                     }
-                    Reply::Control { kind, .. } if kind == libc::NLMSG_DONE as u16 => {
-                        return Ok(responses);
-                    }
+                    reply if reply.is_done() => return Ok(responses),
                     Reply::Control { .. } => {}
-                    Reply::Message { message, .. } => {
-                        responses.push(decode_response(message.kind, &message.data)?);
+                    Reply::Typed { message, .. } => responses.push(Response::try_from(&message)?),
+                    Reply::Raw { message, .. } => {
+                        return Err(Error::Decode(format!(
+                            "a raw message of type {:#x} answered request {seq}",
+                            message.nlmsg_type
+                        )))
                     }
                 }
             }
@@ -465,15 +463,20 @@ impl ModuleSocket {
     pub fn recv_broadcasts(&mut self) -> Result<Vec<Broadcast>, Error> {
         let mut broadcasts = Vec::new();
         for reply in self.recv()? {
-            if let Reply::Message { seq, message } = reply {
-                broadcasts.push(if message.kind == nltest_protocol::raw::msg::EVENT {
-                    match decode_response(message.kind, &message.data)? {
-                        Response::Event(event) => Broadcast::Event { seq, event },
-                        _ => unreachable!("decode_response of an EVENT gives an Event"),
+            match reply {
+                Reply::Raw { seq, message } => broadcasts.push(Broadcast::Raw { seq, message }),
+                Reply::Typed { seq, message } if message.command == Command::Event => {
+                    if let Response::Event(event) = Response::try_from(&message)? {
+                        broadcasts.push(Broadcast::Event { seq, event });
                     }
-                } else {
-                    Broadcast::Raw { seq, message }
-                });
+                }
+                Reply::Typed { message, .. } => {
+                    return Err(Error::Decode(format!(
+                        "{:?} sent to a group: only events are",
+                        message.command
+                    )))
+                }
+                Reply::Error { .. } | Reply::Control { .. } => {}
             }
         }
         Ok(broadcasts)
@@ -497,8 +500,11 @@ pub(crate) fn check_echo(seq: u32, sent: &RawMessage, echoed: &RawMessage) -> Re
     if sent == echoed {
         return Ok(());
     }
-    let detail = if sent.kind != echoed.kind {
-        format!(", type {} instead of {}", echoed.kind, sent.kind)
+    let detail = if sent.nlmsg_type != echoed.nlmsg_type {
+        format!(
+            ", type {} instead of {}",
+            echoed.nlmsg_type, sent.nlmsg_type
+        )
     } else {
         let at = sent.data.iter().zip(&echoed.data).position(|(a, b)| a != b);
         at.map(|at| format!(", first difference at byte {at}"))

@@ -7,7 +7,7 @@
 use crate::guest;
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{protocol::*, Error, Reply, Request, Transport};
+use nltest_client::{protocol::*, Command, Error, Reply, Request, Transport};
 use std::time::{Duration, Instant};
 
 pub fn tests() -> Vec<Test> {
@@ -61,12 +61,14 @@ fn drain_dump(socket: &mut nltest_client::ModuleSocket, seq: u32) -> Result<Drai
         };
         for reply in replies {
             match reply {
-                Reply::Message { seq: s, message }
-                    if s == seq && message.kind == raw::msg::GET_STATS =>
+                Reply::Typed { seq: s, message }
+                    if s == seq && message.command == Command::GetStats =>
                 {
                     drained.parts += 1
                 }
-                Reply::Control { seq: s, kind } if s == seq && kind == libc::NLMSG_DONE as u16 => {
+                Reply::Control { seq: s, nlmsg_type }
+                    if s == seq && nlmsg_type == libc::NLMSG_DONE as u16 =>
+                {
                     return Ok(drained)
                 }
                 Reply::Error { seq, errno, .. } if errno != 0 => drained.errors.push((seq, errno)),

@@ -164,7 +164,10 @@ fn allow_sleeping_allocations_to_fail() -> Result<()> {
 /// One exchange of `path`: the answer, or the clear failure the client saw.
 fn exchange(path: Path, socket: &mut ModuleSocket, round: u32) -> Result<(), Error> {
     let data = format!("fail-nth round {round}").into_bytes();
-    let raw = |data: Vec<u8>| RawMessage { kind: 0, data };
+    let raw = |data: Vec<u8>| RawMessage {
+        nlmsg_type: 0,
+        data,
+    };
     match path {
         Path::RawEcho => socket.echo(raw(data)).map(|_| ()),
         Path::RawBatch => {
@@ -297,7 +300,7 @@ fn each_allocation_of_the_module_load() -> Result<()> {
         let mut socket = ModuleSocket::connect(DEFAULT_UNIT)?;
         socket
             .echo(RawMessage {
-                kind: 0,
+                nlmsg_type: 0,
                 data: format!("after failing allocation {n} of a load").into_bytes(),
             })
             .with_context(|| format!("the echo after failing allocation {n} of a load"))?;

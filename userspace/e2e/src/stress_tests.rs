@@ -41,7 +41,10 @@ fn echoes_per_client() -> u64 {
 }
 
 fn raw(data: Vec<u8>) -> RawMessage {
-    RawMessage { kind: 0, data }
+    RawMessage {
+        nlmsg_type: 0,
+        data,
+    }
 }
 
 fn stat(stats: &[Stat], which: Counter) -> u64 {

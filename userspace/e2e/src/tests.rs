@@ -50,7 +50,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 fn raw(data: &[u8]) -> RawMessage {
     RawMessage {
-        kind: 0,
+        nlmsg_type: 0,
         data: data.to_vec(),
     }
 }
@@ -145,7 +145,7 @@ fn ensure_echoes(first: u32, sent: &[RawMessage], echoed: &[Reply]) -> Result<()
         sent.len()
     );
     for (i, (sent, reply)) in sent.iter().zip(echoed).enumerate() {
-        let expected = Reply::Message {
+        let expected = Reply::Raw {
             seq: first + i as u32,
             message: sent.clone(),
         };
@@ -161,7 +161,7 @@ fn several_messages_in_one_sendmsg() -> Result<()> {
     let mut socket = connect()?;
     let sent: Vec<RawMessage> = (0..16)
         .map(|i| RawMessage {
-            kind: 0x20 + i as u16,
+            nlmsg_type: 0x20 + i as u16,
             data: pattern(i * 37, i as u8),
         })
         .collect();
@@ -226,7 +226,7 @@ fn echo_keeps_type_and_ignores_header_pid() -> Result<()> {
         99,
         0,
         RawMessage {
-            kind: 0x1234,
+            nlmsg_type: 0x1234,
             data: b"x".to_vec(),
         },
     );
@@ -235,10 +235,10 @@ fn echo_keeps_type_and_ignores_header_pid() -> Result<()> {
     let replies = recv_one(&mut sender)?;
     ensure!(
         replies
-            == [Reply::Message {
+            == [Reply::Raw {
                 seq: 99,
                 message: RawMessage {
-                    kind: 0x1234,
+                    nlmsg_type: 0x1234,
                     data: b"x".to_vec()
                 }
             }],
@@ -307,7 +307,7 @@ fn group_listener_sees_broadcasts() -> Result<()> {
         let data = format!("broadcast {i}").into_bytes();
         let echoed = sender.echo(raw(&data))?;
         let replies = recv_one(&mut listener)?;
-        let expected = Reply::Message {
+        let expected = Reply::Raw {
             seq: echoed.seq,
             message: raw(&data),
         };
@@ -326,7 +326,7 @@ fn raw_echo_broadcast_skips_the_sender() -> Result<()> {
     let mut sender = ModuleSocket::listen(crate::unit(), ECHO_GROUP)?;
     let mut other = ModuleSocket::listen(crate::unit(), ECHO_GROUP)?;
     let echoed = sender.echo(raw(b"once"))?;
-    let expected = Reply::Message {
+    let expected = Reply::Raw {
         seq: echoed.seq,
         message: raw(b"once"),
     };
@@ -385,7 +385,7 @@ fn malformed_lengths_are_answered_without_harm() -> Result<()> {
     ensure!(
         replies
             == [
-                Reply::Message {
+                Reply::Raw {
                     seq: 7,
                     message: raw(b"good")
                 },

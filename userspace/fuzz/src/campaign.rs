@@ -4,7 +4,7 @@
 
 use crate::generator::Generator;
 use crate::mutate::{mutate, Datagram, Via};
-use nltest_client::{Error, GenlFamily, ModuleSocket, RawMessage, Request, Response};
+use nltest_client::{Error, FamilyInfo, ModuleSocket, RawMessage, Request, Response};
 use nltest_kcov::{Kcov, ModuleObject, ModuleSections, Reached};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -90,7 +90,7 @@ pub fn health_check(unit: u32, iteration: u64) -> Result<(), Error> {
     let mut socket = ModuleSocket::connect(unit)?;
     let data = format!("health check after {iteration} datagrams").into_bytes();
     socket.echo(RawMessage {
-        kind: 0,
+        nlmsg_type: 0,
         data: data.clone(),
     })?;
     typed_echo(&mut socket, data)
@@ -117,7 +117,7 @@ fn typed_echo(socket: &mut ModuleSocket, data: Vec<u8>) -> Result<(), Error> {
 /// The sockets of a campaign, one per way.
 struct Sockets {
     unit: Option<(u32, ModuleSocket)>,
-    genl: Option<(GenlFamily, ModuleSocket)>,
+    genl: Option<(FamilyInfo, ModuleSocket)>,
 }
 
 impl Sockets {
@@ -145,11 +145,11 @@ impl Sockets {
         Ok(Self { unit, genl })
     }
 
-    fn family(&self) -> GenlFamily {
+    fn family(&self) -> FamilyInfo {
         match &self.genl {
             Some((family, _)) => family.clone(),
             // Unused without the family: mutations keep a datagram's way.
-            None => GenlFamily {
+            None => FamilyInfo {
                 id: 0,
                 version: 0,
                 events_group: 0,
@@ -170,7 +170,7 @@ impl Sockets {
 }
 
 /// A fresh datagram, one way the target offers.
-fn fresh(generator: &mut Generator, sockets: &Sockets, family: &GenlFamily) -> Datagram {
+fn fresh(generator: &mut Generator, sockets: &Sockets, family: &FamilyInfo) -> Datagram {
     let via = match (&sockets.unit, &sockets.genl) {
         (Some(_), Some(_)) if generator.rng().gen_bool(0.5) => Via::Genl,
         (Some(_), _) => Via::Unit,
@@ -269,8 +269,10 @@ fn step(socket: &mut ModuleSocket, datagram: &[u8], report: &mut Report) -> Resu
         }
         Err(error) => return Err(error),
     }
+    // The replies are counted, not read: framed as the raw echo protocol
+    // frames them, whatever their type.
     loop {
-        match socket.recv() {
+        match socket.recv_raw() {
             Ok(replies) => report.replies += replies.len() as u64,
             Err(Error::Timeout(_)) => break,
             // A full queue, or a reply we cannot decode: both are the

@@ -4,8 +4,7 @@
 
 use nltest_client::message::{align, encode, RawMessage, HEADER_LEN};
 use nltest_client::protocol::*;
-use nltest_client::service::{encode_genl_request, encode_request};
-use nltest_client::{GenlFamily, Request};
+use nltest_client::{genl, unit, Command, FamilyInfo, Message, Request};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -15,6 +14,15 @@ pub struct Generator {
 }
 
 const NLA_F_NESTED: u16 = 0x8000;
+const NLM_F_REQUEST: u16 = netlink_packet_core::NLM_F_REQUEST;
+
+/// What [`Generator::request`] makes.
+enum Typed {
+    /// A request of the service.
+    Request(Request),
+    /// A request of any type, without attributes.
+    Any(u16),
+}
 
 impl Generator {
     pub fn new(seed: u64) -> Self {
@@ -33,7 +41,7 @@ impl Generator {
         (0..len).map(|_| self.rng.gen()).collect()
     }
 
-    pub fn kind(&mut self) -> u16 {
+    pub fn nlmsg_type(&mut self) -> u16 {
         match self.rng.gen_range(0..6) {
             0 => 0,
             1 => self.rng.gen_range(1..16),
@@ -87,7 +95,7 @@ impl Generator {
         let seq = self.rng.gen();
         if self.rng.gen_bool(0.5) {
             let message = RawMessage {
-                kind: self.kind(),
+                nlmsg_type: self.nlmsg_type(),
                 data: self.bytes(512),
             };
             let flags = self.flags();
@@ -97,7 +105,22 @@ impl Generator {
         let start = out.len();
         let request = self.request();
         let flags = self.request_flags();
-        encode_request(out, seq, flags, &request).expect("small attributes always fit");
+        match request {
+            Typed::Request(request) => {
+                unit::encode(out, seq, request.flags_with(flags), request.message())
+                    .expect("small attributes always fit")
+            }
+            // Any type the unit may be sent as a request, without attributes.
+            Typed::Any(nlmsg_type) => encode(
+                out,
+                seq,
+                flags | NLM_F_REQUEST,
+                RawMessage {
+                    nlmsg_type,
+                    data: vec![],
+                },
+            ),
+        }
         // More attributes, of any kind.
         for _ in 0..self.rng.gen_range(0..4) {
             self.attribute(out);
@@ -132,8 +155,8 @@ impl Generator {
     }
 
     /// A typed request of any command, some of them invalid.
-    fn request(&mut self) -> Request {
-        match self.rng.gen_range(0..4) {
+    fn request(&mut self) -> Typed {
+        Typed::Request(match self.rng.gen_range(0..4) {
             0 => Request::Echo {
                 data: self.bytes(256),
             },
@@ -144,11 +167,8 @@ impl Generator {
             2 => Request::GetStats {
                 dump: self.rng.gen(),
             },
-            _ => Request::Custom {
-                kind: self.kind(),
-                attributes: vec![],
-            },
-        }
+            _ => return Typed::Any(self.nlmsg_type()),
+        })
     }
 
     /// `NLM_F_ACK` and `NLM_F_ECHO`, each or both or none.
@@ -159,11 +179,21 @@ impl Generator {
     /// One message of the module's generic netlink `family`, framed right
     /// (so that nothing reaches another family), with any command, version,
     /// reserved bytes, flags and attributes, well-formed or not.
-    pub fn genl_message(&mut self, out: &mut Vec<u8>, family: &GenlFamily) {
+    pub fn genl_message(&mut self, out: &mut Vec<u8>, family: &FamilyInfo) {
         let start = out.len();
         let request = self.request();
         let flags = self.request_flags();
-        encode_genl_request(out, self.rng.gen(), flags, &request, family)
+        let (message, flags) = match request {
+            Typed::Request(request) => (request.message(), request.flags_with(flags)),
+            // The command of the operation the type is on the unit, or any
+            // number.
+            Typed::Any(nlmsg_type) => {
+                let command = Command::from_nlmsg_type(nlmsg_type)
+                    .unwrap_or(Command::Other(nlmsg_type as u8));
+                (Message::new(command, vec![]), flags | NLM_F_REQUEST)
+            }
+        };
+        genl::encode(out, self.rng.gen(), flags, message, family.id)
             .expect("small attributes always fit");
         // Any flags, sometimes; any version and reserved bytes, sometimes.
         if self.rng.gen_bool(0.3) {
@@ -185,7 +215,7 @@ impl Generator {
 
     /// A datagram for the module's generic netlink `family`: 1 to 4 of
     /// [`Self::genl_message`].
-    pub fn genl_datagram(&mut self, family: &GenlFamily) -> Vec<u8> {
+    pub fn genl_datagram(&mut self, family: &FamilyInfo) -> Vec<u8> {
         let mut out = Vec::new();
         for _ in 0..self.rng.gen_range(1..=4) {
             self.genl_message(&mut out, family);
@@ -229,7 +259,7 @@ mod tests {
 
     #[test]
     fn genl_datagrams_stay_in_the_family() {
-        let family = GenlFamily {
+        let family = FamilyInfo {
             id: 0x17,
             version: 1,
             events_group: 6,

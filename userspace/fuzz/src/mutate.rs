@@ -2,8 +2,9 @@
 //! headers of each and the attributes after them.
 
 use crate::generator::Generator;
+use nltest_client::genl::GENL_HDRLEN;
 use nltest_client::message::{align, HEADER_LEN};
-use nltest_client::GenlFamily;
+use nltest_client::FamilyInfo;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -27,9 +28,6 @@ pub struct Datagram {
 
 /// A datagram holds at most this many messages.
 const MAX_MESSAGES: usize = 8;
-/// Offset of the first attribute: after the generic netlink header on the
-/// family, right after the netlink header on the unit (typed requests).
-const GENL_HEADER_LEN: usize = 4;
 
 impl Datagram {
     /// Splits `bytes` into messages where their lengths are plausible.
@@ -63,17 +61,20 @@ impl Datagram {
         out
     }
 
+    /// Offset of the first attribute: after the generic netlink header on
+    /// the family, right after the netlink header on the unit (typed
+    /// requests).
     fn attributes_start(&self) -> usize {
         HEADER_LEN
             + match self.via {
                 Via::Unit => 0,
-                Via::Genl => GENL_HEADER_LEN,
+                Via::Genl => GENL_HDRLEN,
             }
     }
 }
 
 /// A new message for `via`, from the generator.
-fn fresh_message(generator: &mut Generator, via: Via, family: &GenlFamily) -> Vec<u8> {
+fn fresh_message(generator: &mut Generator, via: Via, family: &FamilyInfo) -> Vec<u8> {
     let mut out = Vec::new();
     match via {
         Via::Unit => generator.message(&mut out),
@@ -146,7 +147,7 @@ fn mutate_message(generator: &mut Generator, datagram: &mut Datagram, index: usi
                 _ => 6,
             };
             let value = if at == 4 {
-                generator.kind()
+                generator.nlmsg_type()
             } else {
                 generator.flags()
             };
@@ -212,7 +213,7 @@ pub fn mutate(
     generator: &mut Generator,
     parent: &Datagram,
     corpus: &[Datagram],
-    family: &GenlFamily,
+    family: &FamilyInfo,
 ) -> Datagram {
     let mut child = parent.clone();
     for _ in 0..generator.rng().gen_range(1..=3) {
@@ -263,8 +264,8 @@ pub fn mutate(
 mod tests {
     use super::*;
 
-    fn family() -> GenlFamily {
-        GenlFamily {
+    fn family() -> FamilyInfo {
+        FamilyInfo {
             id: 0x17,
             version: 1,
             events_group: 6,

@@ -5,7 +5,9 @@ use super::{echo, unit, SHORT};
 use crate::Test;
 use anyhow::{bail, ensure, Result};
 use nltest_client::message::{encode, ExtAck, HEADER_LEN};
-use nltest_client::{protocol::*, Error, RawMessage, Reply, Request, Response, Transport};
+use nltest_client::{
+    Attr, Command, Error, Message, RawMessage, Reply, Request, Response, Transport,
+};
 
 pub fn tests() -> Vec<Test> {
     tests! {
@@ -25,10 +27,10 @@ fn typed_echo_replies_then_acks(t: Transport) -> Result<()> {
         replies.extend(socket.recv()?);
     }
     match replies.as_slice() {
-        [Reply::Message { seq: 41, message }, Reply::Error {
+        [Reply::Typed { seq: 41, message }, Reply::Error {
             seq: 41, errno: 0, ..
-        }] if message.kind == raw::msg::ECHO => {
-            let response = nltest_client::service::decode_response(message.kind, &message.data)?;
+        }] if message.command == Command::Echo => {
+            let response = Response::try_from(message)?;
             ensure!(
                 response
                     == Response::Echo {
@@ -58,15 +60,15 @@ fn typed_echo_replies_then_acks(t: Transport) -> Result<()> {
 
 fn control_messages_are_never_echoed() -> Result<()> {
     let mut socket = unit()?;
-    for kind in 1..16u16 {
+    for nlmsg_type in 1..16u16 {
         for flags in [0, 1] {
             let mut datagram = Vec::new();
             encode(
                 &mut datagram,
-                u32::from(kind),
+                u32::from(nlmsg_type),
                 flags,
                 RawMessage {
-                    kind,
+                    nlmsg_type,
                     data: vec![0; 20],
                 },
             );
@@ -80,7 +82,7 @@ fn control_messages_are_never_echoed() -> Result<()> {
     }
     socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
     socket.echo(RawMessage {
-        kind: 0,
+        nlmsg_type: 0,
         data: b"raw still works".to_vec(),
     })?;
     Ok(())
@@ -92,13 +94,13 @@ fn control_messages_are_never_echoed() -> Result<()> {
 fn answers_to_one_datagram_come_in_order() -> Result<()> {
     let mut socket = unit()?;
     let raw = |data: &[u8]| RawMessage {
-        kind: 0,
+        nlmsg_type: 0,
         data: data.to_vec(),
     };
-    let bad = Request::Custom {
-        kind: raw::msg::ECHO,
-        attributes: vec![(attrs::DATA, b"x".to_vec()), (9, b"y".to_vec())],
-    };
+    let bad = Request::Custom(Message::new(
+        Command::Echo,
+        vec![Attr::Data(b"x".to_vec()), Attr::other(9, b"y".to_vec())],
+    ));
     let mut datagram = Vec::new();
     socket.encode_request(&mut datagram, 1, false, &echo(b"a"))?;
     encode(&mut datagram, 2, 0, raw(b"r"));
@@ -111,7 +113,9 @@ fn answers_to_one_datagram_come_in_order() -> Result<()> {
     let mut answers = Vec::new();
     while answers.len() < 8 {
         answers.extend(socket.recv()?.into_iter().map(|reply| match reply {
-            Reply::Message { seq, .. } => (seq, "reply", 0, ExtAck::default()),
+            Reply::Raw { seq, .. } | Reply::Typed { seq, .. } => {
+                (seq, "reply", 0, ExtAck::default())
+            }
             Reply::Error { seq, errno: 0, ack } => (seq, "ack", 0, ack),
             Reply::Error { seq, errno, ack } => (seq, "error", errno, ack),
             _ => (0, "other", 0, ExtAck::default()),

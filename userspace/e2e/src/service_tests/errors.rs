@@ -6,7 +6,7 @@ use super::{echo, LIMIT};
 use crate::guest::{self, run};
 use crate::Test;
 use anyhow::{bail, ensure, Context, Result};
-use nltest_client::{protocol::*, Error, Request, Transport};
+use nltest_client::{protocol::*, Attr, Command, Error, Message, Request, Transport};
 
 pub fn tests() -> Vec<Test> {
     tests! {
@@ -82,10 +82,7 @@ fn group_range(t: Transport) -> (u32, u32) {
 }
 
 fn unknown_command(t: Transport) -> Result<()> {
-    let request = Request::Custom {
-        kind: 0x1f,
-        attributes: vec![],
-    };
+    let request = Request::Custom(Message::new(Command::Other(0x1f), vec![]));
     // The generic netlink core refuses it without a message.
     let message = (!t.is_genl()).then_some("unknown command");
     expect_error(t, &request, libc::EOPNOTSUPP, message, None)
@@ -93,10 +90,10 @@ fn unknown_command(t: Transport) -> Result<()> {
 
 fn unknown_attribute_points_at_it(t: Transport) -> Result<()> {
     // DATA "x" takes 8 bytes: attribute 9 is 8 bytes into the attributes.
-    let request = Request::Custom {
-        kind: raw::msg::ECHO,
-        attributes: vec![(attrs::DATA, b"x".to_vec()), (9, b"y".to_vec())],
-    };
+    let request = Request::Custom(Message::new(
+        Command::Echo,
+        vec![Attr::Data(b"x".to_vec()), Attr::other(9, b"y".to_vec())],
+    ));
     expect_error(
         t,
         &request,
@@ -107,10 +104,13 @@ fn unknown_attribute_points_at_it(t: Transport) -> Result<()> {
 }
 
 fn malformed_attribute_points_at_it(t: Transport) -> Result<()> {
-    let request = Request::Custom {
-        kind: raw::msg::BROADCAST,
-        attributes: vec![(attrs::DATA, b"x".to_vec()), (attrs::GROUP, vec![1, 0])],
-    };
+    let request = Request::Custom(Message::new(
+        Command::Broadcast,
+        vec![
+            Attr::Data(b"x".to_vec()),
+            Attr::other(attrs::GROUP, vec![1, 0]),
+        ],
+    ));
     expect_error(
         t,
         &request,
@@ -180,21 +180,13 @@ fn out_of_range_error_describes_the_policy(t: Transport) -> Result<()> {
 /// As `GENL_REQ_ATTR_CHECK`: `EINVAL`, and the extended ack names the
 /// missing attribute (`NLMSGERR_ATTR_MISS_TYPE`, no nest).
 fn missing_attribute_is_named(t: Transport) -> Result<()> {
-    let mut cases = vec![(raw::msg::ECHO, vec![], attrs::DATA)];
+    let mut cases = vec![(Command::Echo, vec![], attrs::DATA)];
     if crate::testing_nltest() {
-        cases.push((
-            raw::msg::BROADCAST,
-            vec![(attrs::DATA, vec![1])],
-            attrs::GROUP,
-        ));
-        cases.push((
-            raw::msg::BROADCAST,
-            vec![(attrs::GROUP, 1u32.to_ne_bytes().to_vec())],
-            attrs::DATA,
-        ));
+        cases.push((Command::Broadcast, vec![Attr::Data(vec![1])], attrs::GROUP));
+        cases.push((Command::Broadcast, vec![Attr::Group(1)], attrs::DATA));
     }
-    for (kind, attributes, missing) in cases {
-        let request = Request::Custom { kind, attributes };
+    for (command, attrs, missing) in cases {
+        let request = Request::Custom(Message::new(command, attrs));
         match t.connect()?.request(&request, false) {
             Err(Error::Kernel { errno, ack, .. }) => ensure!(
                 errno == libc::EINVAL

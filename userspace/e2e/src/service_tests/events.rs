@@ -5,7 +5,8 @@ use super::{echo, LIMIT, SHORT};
 use crate::Test;
 use anyhow::{bail, ensure, Result};
 use nltest_client::{
-    protocol::*, Broadcast, Error, Event, ModuleSocket, Reply, Request, Response, Transport,
+    protocol::*, Broadcast, Command, Error, Event, ModuleSocket, Reply, Request, Response,
+    Transport,
 };
 
 pub fn tests() -> Vec<Test> {
@@ -71,16 +72,16 @@ fn sender_gets_its_event_only_with_nlm_f_echo(t: Transport) -> Result<()> {
         answers.extend(sender.recv()?);
     }
     match answers.as_slice() {
-        [Reply::Message {
+        [Reply::Typed {
             seq: 51,
             message: reply,
-        }, Reply::Message {
+        }, Reply::Typed {
             seq: 0,
             message: copy,
         }, Reply::Error {
             seq: 51, errno: 0, ..
-        }] if reply.kind == raw::msg::ECHO && copy.kind == raw::msg::EVENT => {
-            let copy = nltest_client::service::decode_response(copy.kind, &copy.data)?;
+        }] if reply.command == Command::Echo && copy.command == Command::Event => {
+            let copy = Response::try_from(copy)?;
             let wanted = Response::Event(expected(b"copy"));
             ensure!(copy == wanted, "the copy is {copy:?}, expected {wanted:?}");
         }
@@ -113,8 +114,8 @@ fn sender_gets_its_event_only_with_nlm_f_echo(t: Transport) -> Result<()> {
         ensure!(
             matches!(
                 answers.as_slice(),
-                [Reply::Message { seq: 0, message }, Reply::Error { seq: 52, errno: 0, .. }]
-                    if message.kind == raw::msg::EVENT
+                [Reply::Typed { seq: 0, message }, Reply::Error { seq: 52, errno: 0, .. }]
+                    if message.command == Command::Event
             ),
             "BROADCAST with NLM_F_ECHO: {answers:?}"
         );

@@ -105,7 +105,7 @@ fn genl_family_declares_ops_policies_and_permissions() -> Result<()> {
             .iter()
             .map(|spec| AttrPolicyInfo {
                 attr: spec.value,
-                kind: format!("{:?}", spec.kind),
+                attr_type: format!("{:?}", spec.kind),
                 min: spec.min.map(i128::from),
                 max: spec.max.map(i128::from),
             })

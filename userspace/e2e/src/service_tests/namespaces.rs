@@ -42,7 +42,7 @@ fn namespaces_keep_traffic_and_counters_apart(t: Transport) -> Result<()> {
         let fresh = stats(&mut socket, false)?;
         socket.request(&echo(b"inside"), false)?;
         unit()?.echo(RawMessage {
-            kind: 0,
+            nlmsg_type: 0,
             data: b"inside raw".to_vec(),
         })?;
         // The unit's group 1 also gets the raw echo; the family's events

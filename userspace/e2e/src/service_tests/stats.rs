@@ -5,7 +5,9 @@ use super::{echo, stats, unit, value};
 use crate::guest::{self};
 use crate::Test;
 use anyhow::{bail, ensure, Result};
-use nltest_client::{protocol::*, ModuleSocket, RawMessage, Reply, Request, Response, Transport};
+use nltest_client::{
+    protocol::*, Command, Message, ModuleSocket, RawMessage, Reply, Request, Response, Transport,
+};
 
 pub fn tests() -> Vec<Test> {
     tests! {
@@ -25,14 +27,11 @@ fn stats_count_what_happened(t: Transport) -> Result<()> {
         socket.request(&echo(data), false)?;
     }
     raw.echo(RawMessage {
-        kind: 0,
+        nlmsg_type: 0,
         data: b"raw".to_vec(),
     })?;
     let _ = socket.request(
-        &Request::Custom {
-            kind: 0x1f,
-            attributes: vec![],
-        },
+        &Request::Custom(Message::new(Command::Other(0x1f), vec![])),
         false,
     );
     let after = stats(&mut socket, false)?;
@@ -103,12 +102,13 @@ fn dump_resumes_across_small_reads(t: Transport) -> Result<()> {
         datagrams += 1;
         for reply in replies {
             match reply {
-                Reply::Message { seq: 77, message } if message.kind == raw::msg::GET_STATS => parts
-                    .push(nltest_client::service::decode_response(
-                        message.kind,
-                        &message.data,
-                    )?),
-                Reply::Control { seq: 77, kind: 3 } => done = true,
+                Reply::Typed { seq: 77, message } if message.command == Command::GetStats => {
+                    parts.push(Response::try_from(&message)?)
+                }
+                Reply::Control {
+                    seq: 77,
+                    nlmsg_type: 3,
+                } => done = true,
                 other => bail!("unexpected {other:?}"),
             }
         }
