@@ -4,6 +4,7 @@ use crate::genl::{decode_family, encode_get_family, FamilyInfo, GENL_HDRLEN};
 use crate::message::{encode, RawMessage, Reply, HEADER_LEN};
 use crate::service::{Command, Request, Response};
 use crate::{genl, message, unit, Error};
+use netlink_packet_core::ParseableParametrized;
 use netlink_sys::{Socket, SocketAddr};
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
@@ -462,7 +463,31 @@ impl ModuleSocket {
     /// typed events, or raw echoes broadcast as they are.
     pub fn recv_broadcasts(&mut self) -> Result<Vec<Broadcast>, Error> {
         let mut broadcasts = Vec::new();
-        for reply in self.recv()? {
+        let replies = if self.genl.is_some() {
+            self.recv()?
+        } else {
+            // The unit's group 1 carries raw echoes of any type beside the
+            // events: only an event's type is read as one.
+            self.recv_raw()?
+                .into_iter()
+                .map(|reply| match reply {
+                    Reply::Raw { seq, message }
+                        if message.nlmsg_type == Command::Event.nlmsg_type() =>
+                    {
+                        match unit::UnitMessage::parse_with_param(&message.data, message.nlmsg_type)
+                        {
+                            Ok(typed) => Reply::Typed {
+                                seq,
+                                message: typed.0,
+                            },
+                            Err(_) => Reply::Raw { seq, message },
+                        }
+                    }
+                    reply => reply,
+                })
+                .collect()
+        };
+        for reply in replies {
             match reply {
                 Reply::Raw { seq, message } => broadcasts.push(Broadcast::Raw { seq, message }),
                 Reply::Typed { seq, message } if message.command == Command::Event => {

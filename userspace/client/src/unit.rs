@@ -50,16 +50,15 @@ pub fn encode(datagram: &mut Vec<u8>, seq: u32, flags: u16, message: Message) ->
 }
 
 /// Decodes every message of a datagram from the unit: the messages whose
-/// `nlmsg_type` is an operation's as typed messages, the others as the raw
-/// echo protocol's.
+/// `nlmsg_type` is an operation's and whose payload is attributes as typed
+/// messages, the others as the raw echo protocol's. (A raw echo may carry
+/// an operation's type: the unit echoes any message without
+/// `NLM_F_REQUEST`, and its payload need not be attributes.)
 pub fn decode(datagram: &[u8]) -> Result<Vec<Reply>, Error> {
     decode_with(datagram, |seq, nlmsg_type, payload| {
-        Ok(match Command::from_nlmsg_type(nlmsg_type) {
-            Some(_) => Reply::Typed {
-                seq,
-                message: UnitMessage::parse_with_param(payload, nlmsg_type)?.0,
-            },
-            None => Reply::Raw {
+        Ok(match UnitMessage::parse_with_param(payload, nlmsg_type) {
+            Ok(UnitMessage(message)) => Reply::Typed { seq, message },
+            Err(_) => Reply::Raw {
                 seq,
                 message: RawMessage {
                     nlmsg_type,
@@ -159,13 +158,32 @@ mod tests {
     }
 
     #[test]
-    fn an_operation_with_malformed_attributes_does_not_decode() {
+    fn a_raw_echo_with_an_operations_type_stays_raw() {
+        // GROUP of 2 bytes: no u32, so no typed ECHO; and bytes that are no
+        // attributes at all.
         let mut datagram = Vec::new();
         let message = Message::new(
             Command::Echo,
             vec![Attr::Other(DefaultNla::new(attrs::GROUP, vec![1, 0]))],
         );
         encode(&mut datagram, 1, 0, message).unwrap();
-        assert!(matches!(decode(&datagram), Err(Error::Decode(_))));
+        let text = RawMessage {
+            nlmsg_type: raw::msg::ECHO,
+            data: b"hello".to_vec(),
+        };
+        encode_raw(&mut datagram, 2, 0, text.clone());
+        let replies = decode(&datagram).unwrap();
+        assert!(matches!(
+            &replies[0],
+            Reply::Raw { seq: 1, message } if message.nlmsg_type == raw::msg::ECHO
+                && message.data == [6, 0, attrs::GROUP as u8, 0, 1, 0, 0, 0]
+        ));
+        assert_eq!(
+            replies[1],
+            Reply::Raw {
+                seq: 2,
+                message: text
+            }
+        );
     }
 }
