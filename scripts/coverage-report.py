@@ -30,7 +30,8 @@ Points fall into five kinds:
 Only the first counts toward the figure; the others are reported apart.
 
 Unreached module points are listed by file and line, with the reason from
-scripts/coverage-unreachable.txt when a pattern there matches. With --min,
+scripts/coverage-unreachable.txt when a pattern there matches (by file and
+line, or by the source text of any of the point's inlined frames). With --min,
 exits 1 when the module's share is below PERCENT or an unreached module point
 has no reason.
 """
@@ -269,16 +270,17 @@ def function_of(symbols, section, offset):
 
 
 def source_lines(module, points):
-    """{point: (file, line)} of the innermost inlined frame of each .text
-    point (the line tables of a relocatable object describe .text)."""
+    """{point: [(file, line)]}: the inlined frames of each .text point,
+    innermost first (the line tables of a relocatable object describe
+    .text)."""
     text = [p for p in points if p[0] == ".text"]
     query = "".join(f"{offset - 1:#x}\n" for _, offset in text)
     output = run([tool("llvm-symbolizer"), f"--obj={module}", "--inlines",
                   "--output-style=JSON"], query)
     lines = {}
     for point, record in zip(text, output.splitlines()):
-        frame = json.loads(record)["Symbol"][0]
-        lines[point] = (frame["FileName"], frame["Line"])
+        frames = json.loads(record)["Symbol"]
+        lines[point] = [(frame["FileName"], frame["Line"]) for frame in frames]
     return lines
 
 
@@ -350,18 +352,24 @@ def source_line(source, line, cache={}):
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
-def reason_for(reasons, source, line, function):
-    """The first reason whose patterns match: the file, then the line (a
-    pattern) or the text of the source line (a part of it), and the
-    function."""
+def reason_for(reasons, chain, function):
+    """The first reason whose patterns match the function and the point: a
+    FILE and a LINE pattern match its innermost frame; a FILE and a TEXT
+    match any of its inlined frames whose source line holds TEXT (a call
+    site: the point stands for the failure of what that line calls)."""
+    source, line = chain[0]
     for file_pattern, line_pattern, text, function_pattern, reason in reasons:
+        if not fnmatch.fnmatch(function, function_pattern):
+            continue
+        if text is not None:
+            if any(fnmatch.fnmatch(frame_source, file_pattern)
+                   and text in source_line(frame_source, frame_line)
+                   for frame_source, frame_line in chain):
+                return reason
+            continue
         if not fnmatch.fnmatch(source, file_pattern):
             continue
-        if line_pattern is not None and not fnmatch.fnmatch(str(line), line_pattern):
-            continue
-        if text is not None and text not in source_line(source, line):
-            continue
-        if fnmatch.fnmatch(function, function_pattern):
+        if line_pattern is None or fnmatch.fnmatch(str(line), line_pattern):
             return reason
     return None
 
@@ -412,11 +420,12 @@ def main():
         section, offset = point
         function = function_of(symbols, section, offset)
         if section == ".text":
-            path, line = lines[point]
-            source = relative_source(path)
+            chain = [(relative_source(path), line) for path, line in lines[point]]
+            source, line = chain[0]
         else:
             # Module init and exit: no line tables here; named by function.
             source, line = f"({section})", 0
+            chain = [(source, line)]
         if point in bug_reports:
             kind = "check"
         elif section == ".text" and function_start(symbols, section, offset) not in called:
@@ -431,7 +440,14 @@ def main():
             table[key][0] += hit
             table[key][1] += 1
         if kind == "module" and not hit:
-            unreached.append((source, line, function, reason_for(reasons, source, line, function)))
+            reason = reason_for(reasons, chain, function)
+            if reason is None:
+                # Where it was inlined from, in the module's own code: the
+                # lines a reason by source text can name.
+                calls = [f"{frame_source}:{frame_line}" for frame_source, frame_line in chain[1:]
+                         if kind_of(frame_source) == "module"]
+                line = f"{line} (from {' < '.join(calls)})" if calls else line
+            unreached.append((source, line, function, reason))
 
     out = []
     module_hit, module_total = by_kind["module"]
@@ -468,8 +484,12 @@ def main():
     grouped = defaultdict(list)
     for source, line, function, reason in unreached:
         grouped[(source, function, reason)].append(line)
-    for (source, function, reason), at in sorted(grouped.items(), key=lambda g: (g[0][0], min(g[1]), g[0][1])):
-        lines_text = ", ".join(str(n) for n in sorted(set(at)))
+    def by_line(n):
+        return int(str(n).split()[0]), str(n)
+
+    for (source, function, reason), at in sorted(
+            grouped.items(), key=lambda g: (g[0][0], min(by_line(n) for n in g[1]), g[0][1])):
+        lines_text = ", ".join(str(n) for n in sorted(set(at), key=by_line))
         if reason is None:
             unexplained += len(at)
             reason = "**not explained**"
@@ -489,7 +509,7 @@ def main():
     for (source, function, reason), at in sorted(grouped.items(), key=lambda g: (g[0][0], g[0][1])):
         if reason is None:
             print(f"coverage: unreached, not explained: {source}:"
-                  f"{','.join(str(n) for n in sorted(set(at)))} in {function}")
+                  f"{','.join(str(n) for n in sorted(set(at), key=by_line))} in {function}")
     if args.min is not None:
         share = percent(module_hit, module_total)
         if share < args.min:
