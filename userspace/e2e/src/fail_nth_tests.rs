@@ -7,8 +7,8 @@
 //! the next request must be answered correctly; the debug run's kmemleak scan
 //! then checks that nothing leaked. Run with `--faults` on the debug kernel.
 
-use crate::guest;
 use crate::Test;
+use crate::{coverage, guest};
 use anyhow::{bail, ensure, Context, Result};
 use nltest_client::{protocol::*, Error, ModuleSocket, RawMessage, Request, Transport};
 use std::os::unix::fs::FileExt;
@@ -284,9 +284,14 @@ fn each_allocation_of_the_module_load() -> Result<()> {
             n <= 20 * MOST_SITES,
             "the module load still hit a fault at site {n}"
         );
+        // The watch's thread and the trace's bookkeeping (system calls that
+        // allocate in the kernel) stay outside the armed window: only the
+        // load's own allocations count.
+        let watch = coverage::module_loading();
         fail_nth.arm(n)?;
-        let outcome = guest::insmod_file(&module, &[]);
+        let outcome = guest::finit_module(&module, &[]);
         let injected = fail_nth.disarm()?;
+        coverage::module_loaded(watch, outcome.is_ok());
         match outcome {
             Ok(()) if !injected => break,
             Ok(()) => guest::unload()?,

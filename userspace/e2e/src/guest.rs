@@ -27,8 +27,17 @@ pub fn insmod(params: &[&str]) -> std::io::Result<()> {
 
 /// [`insmod`] from the module's open file.
 pub fn insmod_file(module: &std::fs::File, params: &[&str]) -> std::io::Result<()> {
-    let params = CString::new(params.join(" ")).map_err(std::io::Error::other)?;
     let watch = coverage::module_loading();
+    let outcome = finit_module(module, params);
+    coverage::module_loaded(watch, outcome.is_ok());
+    outcome
+}
+
+/// The `finit_module` call alone, for a caller that arms a fault for it and
+/// tells the coverage trace itself (`coverage::module_loading` before,
+/// `coverage::module_loaded` after): nothing else runs in between.
+pub fn finit_module(module: &std::fs::File, params: &[&str]) -> std::io::Result<()> {
+    let params = CString::new(params.join(" ")).map_err(std::io::Error::other)?;
     // SAFETY: finit_module reads the descriptor and the NUL-terminated
     // parameter string, both alive for the call.
     let result = unsafe {
@@ -39,13 +48,11 @@ pub fn insmod_file(module: &std::fs::File, params: &[&str]) -> std::io::Result<(
             0,
         )
     };
-    let outcome = if result == 0 {
+    if result == 0 {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
-    };
-    coverage::module_loaded(watch, outcome.is_ok());
-    outcome
+    }
 }
 
 pub fn load(params: &[&str]) -> Result<()> {
