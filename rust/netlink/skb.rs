@@ -10,11 +10,13 @@ use kernel::{prelude::*, types::Opaque};
 
 /// `kernel::error::to_result`, inlined: it is called on every message sent
 /// and the kernel crate's is an out-of-line call. The error path stays
-/// out of line.
+/// out of line, and is known to be an error where it is inlined: after an
+/// out-of-line `to_result`, the compiler would keep an `Ok` path that no
+/// negative errno takes.
 #[inline]
 pub(crate) fn to_result(errno: kernel::ffi::c_int) -> Result {
     if errno < 0 {
-        kernel::error::to_result(errno)
+        Err(Error::from_errno(errno))
     } else {
         Ok(())
     }
