@@ -29,6 +29,7 @@ pub fn tests() -> Vec<Test> {
         #[portable] group_listener_sees_broadcasts,
         #[portable] raw_echo_broadcast_skips_the_sender,
         #[portable] malformed_lengths_are_answered_without_harm,
+        #[portable] empty_datagram_is_ignored,
         #[portable] slow_reader_gets_enobufs_and_never_stalls,
         cli_echo_and_listen,
         cli_bench_counts_its_syscalls,
@@ -398,6 +399,17 @@ fn malformed_lengths_are_answered_without_harm() -> Result<()> {
         "got {replies:?}"
     );
     socket.echo(raw(b"still serving"))?;
+    Ok(())
+}
+
+/// An empty datagram holds no message: nothing comes back, and the next
+/// message is served.
+fn empty_datagram_is_ignored() -> Result<()> {
+    let mut socket = connect()?;
+    socket.send_bytes(&[])?;
+    expect_silence(&mut socket)?;
+    socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
+    socket.echo(raw(b"after an empty datagram"))?;
     Ok(())
 }
 

@@ -237,5 +237,11 @@ fn max_payload_parameter(t: Transport) -> Result<()> {
     t.connect()?.request(&echo(&[1; 100]), false)?;
     let message = "DATA is 101 bytes, more than max_payload (100)";
     expect_error(t, &echo(&[1; 101]), libc::EMSGSIZE, Some(message), Some(0))?;
+    // BROADCAST's DATA has the same limit.
+    let broadcast = Request::Broadcast {
+        group: 1,
+        data: vec![1; 101],
+    };
+    expect_error(t, &broadcast, libc::EMSGSIZE, Some(message), Some(0))?;
     guest::unload()
 }

@@ -6,7 +6,8 @@ use crate::guest::{self};
 use crate::Test;
 use anyhow::{bail, ensure, Result};
 use nltest_client::{
-    protocol::*, Command, Message, ModuleSocket, RawMessage, Reply, Request, Response, Transport,
+    protocol::*, Command, Error, Message, ModuleSocket, RawMessage, Reply, Request, Response,
+    Transport,
 };
 
 pub fn tests() -> Vec<Test> {
@@ -14,6 +15,7 @@ pub fn tests() -> Vec<Test> {
         #[on_both_transports] stats_count_what_happened,
         #[on_both_transports] dump_matches_the_single_answer,
         #[on_both_transports] dump_resumes_across_small_reads,
+        #[on_both_transports] typed_replies_to_a_full_queue_are_dropped_and_counted,
     }
 }
 
@@ -137,4 +139,44 @@ fn dump_resumes_across_small_reads(t: Transport) -> Result<()> {
     );
     drop(socket);
     guest::unload()
+}
+
+/// Typed echoes to a socket that does not read, past what its 4 KiB
+/// receive queue holds: the module never blocks on the full queue (every
+/// send returns), the replies it cannot deliver are counted as dropped, and
+/// the socket works again once read.
+fn typed_replies_to_a_full_queue_are_dropped_and_counted(t: Transport) -> Result<()> {
+    let mut reader = t.connect()?;
+    let before = value(&stats(&mut reader, false)?, Counter::Dropped, None);
+    let mut socket = t.connect()?;
+    socket2::SockRef::from(&socket).set_recv_buffer_size(4096)?;
+    let mut datagram = Vec::new();
+    for seq in 0..32 {
+        socket.encode_request(&mut datagram, seq, false, &echo(&[5; 1000]))?;
+    }
+    for _ in 0..4 {
+        socket.send_bytes(&datagram)?;
+    }
+    let overrun = loop {
+        match socket.recv() {
+            Ok(_) => {}
+            Err(Error::Overrun) => break true,
+            Err(Error::Timeout(_)) => break false,
+            Err(error) => return Err(error.into()),
+        }
+    };
+    ensure!(
+        overrun,
+        "no ENOBUFS after 128 typed echoes of 1000 bytes to a 4 KiB receive buffer"
+    );
+    socket.set_timeout(super::SHORT)?;
+    while socket.recv().is_ok() {}
+    socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
+    socket.request(&echo(b"after the overrun"), false)?;
+    let after = value(&stats(&mut reader, false)?, Counter::Dropped, None);
+    ensure!(
+        after > before,
+        "the dropped counter stayed at {before} after an overrun"
+    );
+    Ok(())
 }
