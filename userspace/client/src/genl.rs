@@ -5,7 +5,7 @@
 //! (`CTRL_CMD_GETFAMILY`, encoded and decoded by `netlink-packet-generic`).
 
 use crate::attr::{check_lengths, parse_attrs};
-use crate::message::{decode_with, encode_inner, messages, RawMessage, Reply};
+use crate::message::{decode_with, encode_inner, messages, Reply};
 use crate::service::{Command, Message};
 use crate::Error;
 use netlink_packet_core::{
@@ -90,13 +90,7 @@ pub fn decode(datagram: &[u8], family_id: u16) -> Result<Vec<Reply>, Error> {
                 message: message.payload.0,
             }
         } else {
-            Reply::Raw {
-                seq,
-                message: RawMessage {
-                    nlmsg_type,
-                    data: payload.to_vec(),
-                },
-            }
+            Reply::raw(seq, nlmsg_type, payload)
         })
     })
 }
@@ -317,6 +311,7 @@ impl PolicyDump {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::RawMessage;
 
     #[test]
     fn echo_request_layout() {

@@ -65,6 +65,17 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// A raw message of type `nlmsg_type` carrying a copy of `payload`.
+    pub(crate) fn raw(seq: u32, nlmsg_type: u16, payload: &[u8]) -> Self {
+        Self::Raw {
+            seq,
+            message: RawMessage {
+                nlmsg_type,
+                data: payload.to_vec(),
+            },
+        }
+    }
+
     pub fn seq(&self) -> u32 {
         match self {
             Self::Raw { seq, .. }
@@ -277,13 +288,7 @@ fn decode_error(error: DecodeError) -> Error {
 /// [`RawMessage`], whatever its type.
 pub fn decode(datagram: &[u8]) -> Result<Vec<Reply>, Error> {
     decode_with(datagram, |seq, nlmsg_type, payload| {
-        Ok(Reply::Raw {
-            seq,
-            message: RawMessage {
-                nlmsg_type,
-                data: payload.to_vec(),
-            },
-        })
+        Ok(Reply::raw(seq, nlmsg_type, payload))
     })
 }
 

@@ -4,7 +4,7 @@
 //! it, the unit carries the raw echo protocol ([`crate::message`]).
 
 use crate::attr::{check_lengths, parse_attrs};
-use crate::message::{decode_with, encode_inner, RawMessage, Reply};
+use crate::message::{decode_with, encode_inner, Reply};
 use crate::service::{Command, Message};
 use crate::Error;
 use netlink_packet_core::{
@@ -58,13 +58,7 @@ pub fn decode(datagram: &[u8]) -> Result<Vec<Reply>, Error> {
     decode_with(datagram, |seq, nlmsg_type, payload| {
         Ok(match UnitMessage::parse_with_param(payload, nlmsg_type) {
             Ok(UnitMessage(message)) => Reply::Typed { seq, message },
-            Err(_) => Reply::Raw {
-                seq,
-                message: RawMessage {
-                    nlmsg_type,
-                    data: payload.to_vec(),
-                },
-            },
+            Err(_) => Reply::raw(seq, nlmsg_type, payload),
         })
     })
 }
@@ -74,6 +68,7 @@ mod tests {
     use super::*;
     use crate::attr::{Attr, StatAttr, MAX_ATTRIBUTE_LEN};
     use crate::message::encode as encode_raw;
+    use crate::message::RawMessage;
     use netlink_packet_core::{DefaultNla, NLM_F_ACK, NLM_F_REQUEST};
     use nltest_protocol::{attrs, raw, Counter};
 
