@@ -416,6 +416,25 @@ fn empty_datagram_never_reaches_the_module() -> Result<()> {
     Ok(())
 }
 
+/// Reads `socket` until the kernel reports that its receive queue overran
+/// (`ENOBUFS`), then drains what the queue still holds: how many replies
+/// came before the overrun, or `None` when a read timed out first.
+pub(crate) fn read_through_overrun(socket: &mut ModuleSocket) -> Result<Option<usize>> {
+    let mut received = 0;
+    loop {
+        match socket.recv() {
+            Ok(replies) => received += replies.len(),
+            Err(Error::Overrun) => break,
+            Err(Error::Timeout(_)) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    socket.set_timeout(SHORT)?;
+    while socket.recv().is_ok() {}
+    socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
+    Ok(Some(received))
+}
+
 fn slow_reader_gets_enobufs_and_never_stalls() -> Result<()> {
     let mut socket = connect()?;
     socket2::SockRef::from(&socket).set_recv_buffer_size(4096)?;
@@ -425,27 +444,14 @@ fn slow_reader_gets_enobufs_and_never_stalls() -> Result<()> {
     for _ in 0..8 {
         socket.send(0, batch.clone())?;
     }
-    let mut received = 0;
-    let overrun = loop {
-        match socket.recv() {
-            Ok(replies) => received += replies.len(),
-            Err(Error::Overrun) => break true,
-            Err(Error::Timeout(_)) => break false,
-            Err(error) => return Err(error.into()),
-        }
+    let Some(received) = read_through_overrun(&mut socket)? else {
+        bail!("no ENOBUFS after sending 512 echoes to a 4 KiB receive buffer");
     };
-    ensure!(
-        overrun,
-        "no ENOBUFS after sending 512 echoes to a 4 KiB receive buffer"
-    );
     ensure!(
         received < 512,
         "received all {received} echoes through a 4 KiB buffer"
     );
     // The socket keeps working once the queue is drained.
-    socket.set_timeout(SHORT)?;
-    while socket.recv().is_ok() {}
-    socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
     socket.echo(raw(b"after the overrun"))?;
     if !crate::testing_nltest() {
         return Ok(());

@@ -3,11 +3,11 @@
 
 use super::{echo, stats, unit, value};
 use crate::guest::{self};
+use crate::tests::read_through_overrun;
 use crate::Test;
 use anyhow::{bail, ensure, Result};
 use nltest_client::{
-    protocol::*, Command, Error, Message, ModuleSocket, RawMessage, Reply, Request, Response,
-    Transport,
+    protocol::*, Command, Message, ModuleSocket, RawMessage, Reply, Request, Response, Transport,
 };
 
 pub fn tests() -> Vec<Test> {
@@ -157,21 +157,10 @@ fn typed_replies_to_a_full_queue_are_dropped_and_counted(t: Transport) -> Result
     for _ in 0..4 {
         socket.send_bytes(&datagram)?;
     }
-    let overrun = loop {
-        match socket.recv() {
-            Ok(_) => {}
-            Err(Error::Overrun) => break true,
-            Err(Error::Timeout(_)) => break false,
-            Err(error) => return Err(error.into()),
-        }
-    };
     ensure!(
-        overrun,
+        read_through_overrun(&mut socket)?.is_some(),
         "no ENOBUFS after 128 typed echoes of 1000 bytes to a 4 KiB receive buffer"
     );
-    socket.set_timeout(super::SHORT)?;
-    while socket.recv().is_ok() {}
-    socket.set_timeout(nltest_client::DEFAULT_TIMEOUT)?;
     socket.request(&echo(b"after the overrun"), false)?;
     let after = value(&stats(&mut reader, false)?, Counter::Dropped, None);
     ensure!(
