@@ -7,7 +7,7 @@
 
 use super::dump::DumpIt;
 use super::net_id::NetId;
-use super::replies::{Replies, Sent};
+use super::replies::{DeliveryReport, Replies, Sent};
 use super::request::{Outcome, Request};
 use super::transport::MessageType;
 use crate::compat::Zeroable;
@@ -75,6 +75,17 @@ pub(crate) trait Service: 'static {
 
     /// A socket left multicast `group` of the protocol unit, or was closed.
     fn unbind(state: &Self::State, group: u32);
+}
+
+/// The delivery report of service `S`, for its state in one namespace:
+/// [`Service::sent`].
+pub(super) struct ReportTo<'a, S: Service>(pub(super) &'a S::State);
+
+impl<S: Service> DeliveryReport for ReportTo<'_, S> {
+    #[inline]
+    fn sent(&self, sent: Sent) {
+        S::sent(self.0, sent)
+    }
 }
 
 /// The request attributes of an operation's `do`, as its spec lists them.

@@ -11,7 +11,7 @@
 //!
 //! C header: [`include/net/genetlink.h`](srctree/include/net/genetlink.h).
 
-use super::command::{by_genl_cmd, Command, Service};
+use super::command::{by_genl_cmd, Command, ReportTo, Service};
 use super::dump::{dump_round, Framing};
 use super::pernet::{state_of, state_of_net};
 use super::registration::Registration;
@@ -58,10 +58,10 @@ unsafe extern "C" fn doit_callback<S: Service>(
     let attributes = unsafe { Attributes::parsed(table, len) };
     // SAFETY: the namespace is set up for the service (see above).
     let state = unsafe { state_of_net::<S>(info.net()) };
-    let count_sent = |sent| S::sent(state, sent);
+    let report = ReportTo::<S>(state);
     let transport = Transport::Generic {
         info,
-        on_sent: &count_sent,
+        on_sent: &report,
     };
     // SAFETY: `nlhdr` is the request the core checked, `extack` its ack,
     // both valid until the doit returns.

@@ -4,7 +4,7 @@
 //! tells them apart: how a message of the service is made, sent to the
 //! sender and multicast on each.
 
-use super::replies::{Replies, Sent};
+use super::replies::{DeliveryReport, Replies, Sent};
 use crate::netlink::genl::GenlInfo;
 use crate::netlink::skb::{MessageWriter, OutMessage};
 use kernel::prelude::*;
@@ -42,7 +42,7 @@ pub(super) enum Transport<'a> {
     /// sent through [`Transport::reply_with`].
     Generic {
         info: &'a GenlInfo,
-        on_sent: &'a dyn Fn(Sent),
+        on_sent: &'a dyn DeliveryReport,
     },
 }
 
@@ -96,7 +96,7 @@ impl Transport<'_> {
             Self::Generic { info, on_sent } => {
                 let mut message = info.new_message(message_type.cmd, seq, attributes_len)?;
                 fill(&mut message.writer())?;
-                on_sent(Sent {
+                on_sent.sent(Sent {
                     messages: 1,
                     tally,
                     result: info.unicast(message, portid),

@@ -7,16 +7,16 @@
 //! attributes with the command's policy, start a dump); the dump callback;
 //! the bind and unbind callbacks.
 
-use super::command::{by_nlmsg_type, unit_attrs_fit, Service};
+use super::command::{by_nlmsg_type, unit_attrs_fit, ReportTo, Service};
 use super::dump::{dump_round, Framing};
 use super::pernet::{state_of, state_of_net};
-use super::replies::{Replies, Sent};
+use super::replies::Replies;
 use super::request::{Outcome, Request, Served};
 use super::transport::Transport;
 use crate::bindings;
 use crate::netlink::attr::ParseTable;
 use crate::netlink::message::Message;
-use crate::netlink::skb::{to_result, ReceivedSkb};
+use crate::netlink::skb::ReceivedSkb;
 use crate::netlink::socket::{Socket, SocketCallbacks};
 use kernel::{ffi, prelude::*};
 
@@ -50,8 +50,8 @@ unsafe extern "C" fn input_callback<S: Service>(skb: *mut bindings::sk_buff) {
     let (sock, received) = unsafe { ((*skb).sk, ReceivedSkb::from_raw(skb)) };
     // SAFETY: as above.
     let (socket, state) = unsafe { (Socket::from_raw(sock), state_of::<S>(sock)) };
-    let count_sent = |sent: Sent| S::sent(state, sent);
-    let replies = Replies::new(socket, received.sender_portid(), &count_sent);
+    let report = ReportTo::<S>(state);
+    let replies = Replies::new(socket, received.sender_portid(), &report);
     // One extended ack for the datagram's messages, made when the first
     // needs it and emptied for each.
     let mut extack = None;
@@ -176,9 +176,10 @@ fn start_dump<S: Service>(
             &mut control,
         )
     };
+    // It never returns 0: a dump that does not start is an error.
     match errno {
         errno if errno == -(bindings::EINTR as i32) => Ok(Served::DumpStarted),
-        errno => to_result(errno).map(|()| Served::Done),
+        errno => Err(Error::from_errno(errno)),
     }
 }
 

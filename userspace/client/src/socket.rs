@@ -323,6 +323,16 @@ impl ModuleSocket {
         Ok(first)
     }
 
+    /// Connects the socket to the one bound to `port_id` (`connect(2)`).
+    /// The netlink core then refuses, with `ECONNREFUSED`, what any other
+    /// socket sends it, the kernel's replies included, while
+    /// [`send_bytes`](Self::send_bytes) still reaches the kernel, by address.
+    pub fn connect_to_port(&self, port_id: u32) -> Result<(), Error> {
+        self.socket
+            .connect(&SocketAddr::new(port_id, 0))
+            .map_err(Error::io("cannot connect the netlink socket"))
+    }
+
     /// Sends bytes as they are, well-formed or not, to the kernel.
     pub fn send_bytes(&self, datagram: &[u8]) -> Result<(), Error> {
         self.socket

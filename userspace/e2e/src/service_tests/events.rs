@@ -1,12 +1,12 @@
 //! Events and multicast groups: what `ECHO` publishes, who gets a copy
 //! (`NLM_F_ECHO`), and `BROADCAST` to a chosen group.
 
-use super::{echo, LIMIT, SHORT};
+use super::{echo, stats, value, LIMIT, SHORT};
 use crate::Test;
 use anyhow::{bail, ensure, Result};
 use nltest_client::{
-    protocol::*, Broadcast, Command, Error, Event, ModuleSocket, Reply, Request, Response,
-    Transport,
+    protocol::*, Broadcast, Command, Error, Event, ModuleSocket, RawMessage, Reply, Request,
+    Response, Transport,
 };
 
 pub fn tests() -> Vec<Test> {
@@ -14,6 +14,7 @@ pub fn tests() -> Vec<Test> {
         #[portable] #[on_both_transports] typed_echo_publishes_an_event,
         #[portable] #[on_both_transports] sender_gets_its_event_only_with_nlm_f_echo,
         #[on_both_transports] broadcast_reaches_the_chosen_group,
+        #[on_both_transports] a_sender_alone_in_its_group_gets_no_copy,
     }
 }
 
@@ -162,5 +163,45 @@ fn broadcast_reaches_the_chosen_group(t: Transport) -> Result<()> {
         },
         false,
     )?;
+    Ok(())
+}
+
+/// A sender that is its group's only listener: the module finds the group
+/// listened to, and the netlink core, leaving the sender out, delivers the
+/// notification to no one (`ESRCH`). That is no error of the request: the
+/// sender gets its answers and no copy, and `BROADCAST` counts as sent.
+fn a_sender_alone_in_its_group_gets_no_copy(t: Transport) -> Result<()> {
+    let mut reader = t.connect()?;
+    let before = stats(&mut reader, false)?;
+    let mut sender = t.listen(ECHO_GROUP)?;
+    let responses = sender.request(&echo(b"alone"), true)?;
+    ensure!(
+        matches!(responses.as_slice(), [Response::Echo { data }] if data == b"alone"),
+        "ECHO answered {responses:?}"
+    );
+    let broadcast = Request::Broadcast {
+        group: ECHO_GROUP,
+        data: b"alone".to_vec(),
+    };
+    let responses = sender.request(&broadcast, true)?;
+    ensure!(responses.is_empty(), "BROADCAST answered {responses:?}");
+    if !t.is_genl() {
+        sender.echo(RawMessage {
+            nlmsg_type: 0,
+            data: b"alone".to_vec(),
+        })?;
+    }
+    sender.set_timeout(SHORT)?;
+    let extra = sender.recv();
+    ensure!(
+        matches!(extra, Err(Error::Timeout(_))),
+        "the sender got a copy through its group: {extra:?}"
+    );
+    let after = stats(&mut reader, false)?;
+    let delta = |counter| value(&after, counter, None).wrapping_sub(value(&before, counter, None));
+    ensure!(
+        delta(Counter::Broadcasts) == 1 && delta(Counter::Errors) == 0,
+        "BROADCAST to no one but its sender: {before:?} -> {after:?}"
+    );
     Ok(())
 }

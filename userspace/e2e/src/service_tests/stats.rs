@@ -1,13 +1,14 @@
 //! `GET_STATS`: the counters, answered at once or dumped in parts that
 //! resume across reads.
 
-use super::{echo, stats, unit, value};
+use super::{echo, stats, unit, value, SHORT};
 use crate::guest::{self};
 use crate::tests::read_through_overrun;
 use crate::Test;
 use anyhow::{bail, ensure, Result};
 use nltest_client::{
-    protocol::*, Command, Message, ModuleSocket, RawMessage, Reply, Request, Response, Transport,
+    protocol::*, Command, Error, Message, ModuleSocket, RawMessage, Reply, Request, Response,
+    Transport,
 };
 
 pub fn tests() -> Vec<Test> {
@@ -16,6 +17,7 @@ pub fn tests() -> Vec<Test> {
         #[on_both_transports] dump_matches_the_single_answer,
         #[on_both_transports] dump_resumes_across_small_reads,
         #[on_both_transports] typed_replies_to_a_full_queue_are_dropped_and_counted,
+        #[on_both_transports] replies_to_a_socket_connected_elsewhere_are_refused_and_counted,
     }
 }
 
@@ -166,6 +168,95 @@ fn typed_replies_to_a_full_queue_are_dropped_and_counted(t: Transport) -> Result
     ensure!(
         after > before,
         "the dropped counter stayed at {before} after an overrun"
+    );
+    Ok(())
+}
+
+/// A socket connected to another port (`connect(2)`) refuses what the kernel
+/// sends it (`ECONNREFUSED`), while it still sends to the module by
+/// address. Every reply the module sends it is then a failed delivery: an
+/// error in the counters, not an echo, nor a drop (its queue is not full).
+/// A dump is the exception: the netlink core queues its parts on the
+/// reader's socket directly.
+fn replies_to_a_socket_connected_elsewhere_are_refused_and_counted(t: Transport) -> Result<()> {
+    let mut reader = t.connect()?;
+    let before = stats(&mut reader, false)?;
+    let mut socket = t.connect()?;
+    let mut peer = t.connect()?;
+    socket.connect_to_port(peer.port_id())?;
+    let ack = libc::NLM_F_ACK as u16;
+    let send = |socket: &ModuleSocket, requests: &[(u16, Request)]| -> Result<()> {
+        let mut datagram = Vec::new();
+        for (seq, (flags, request)) in (1..).zip(requests) {
+            socket.encode_request_with_flags(&mut datagram, seq, *flags, request)?;
+        }
+        Ok(socket.send_bytes(&datagram)?)
+    };
+    let stats_request = Request::GetStats { dump: false };
+    // A reply sent alone, one too large to share a datagram, then a batch:
+    // the replies before an ack go first, and GET_STATS's reply after the
+    // replies queued before it. Each reply datagram counts its messages.
+    send(&socket, &[(0, echo(b"refused"))])?;
+    send(&socket, &[(0, echo(&vec![3; 16 * 1024]))])?;
+    send(
+        &socket,
+        &[
+            (0, echo(b"one")),
+            (ack, echo(b"two")),
+            (0, echo(b"three")),
+            (0, stats_request.clone()),
+        ],
+    )?;
+    // An echo queued before a dump goes out before its first part.
+    send(
+        &socket,
+        &[(0, echo(b"four")), (0, Request::GetStats { dump: true })],
+    )?;
+    let mut parts = 0;
+    loop {
+        match socket.recv()?.as_slice() {
+            [] => {}
+            [.., Reply::Control { nlmsg_type, .. }] if *nlmsg_type == libc::NLMSG_DONE as u16 => {
+                break
+            }
+            replies => parts += replies.len(),
+        }
+    }
+    ensure!(parts > 0, "the dump had no part before NLMSG_DONE");
+    // Echo, echo, the two before the ack, the one before GET_STATS, GET_STATS
+    // failing, the echo before the dump.
+    let mut errors = 7;
+    if !t.is_genl() {
+        // Raw echoes: alone, too large to share, and two with acks, each
+        // sent before its ack.
+        let raw = |len: usize| RawMessage {
+            nlmsg_type: 0,
+            data: vec![1; len],
+        };
+        socket.send(0, [raw(8)])?;
+        socket.send(0, [raw(16 * 1024)])?;
+        socket.send(ack, [raw(8), raw(8)])?;
+        errors += 4;
+    }
+    socket.set_timeout(SHORT)?;
+    let got = socket.recv();
+    ensure!(
+        matches!(got, Err(Error::Timeout(_))),
+        "a refused reply arrived: {got:?}"
+    );
+    peer.set_timeout(SHORT)?;
+    let got = peer.recv();
+    ensure!(
+        matches!(got, Err(Error::Timeout(_))),
+        "the connected peer got {got:?}"
+    );
+    let after = stats(&mut reader, false)?;
+    let delta = |counter| value(&after, counter, None).wrapping_sub(value(&before, counter, None));
+    ensure!(
+        delta(Counter::Errors) == errors
+            && delta(Counter::Echoes) == 0
+            && delta(Counter::Dropped) == 0,
+        "expected {errors} errors, no echo and no drop: {before:?} -> {after:?}"
     );
     Ok(())
 }
