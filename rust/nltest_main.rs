@@ -241,6 +241,10 @@ impl Service for NlTestService {
         outcome
     }
 
+    /// Listeners are counted for the protocol's groups. The unit's kernel
+    /// socket has 32 (the netlink core's least), and, as generic netlink
+    /// does for groups no family has, a socket may join the others: it is
+    /// let in, and not counted.
     fn bind(counters: &Counters, group: u32) -> Result {
         if let Some(listeners) = counters.listeners.get(group as usize - 1) {
             add(listeners, 1);

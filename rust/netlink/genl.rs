@@ -70,42 +70,55 @@ impl GenlInfo {
         to_result(unsafe { bindings::genlmsg_unicast(self.net(), message.into_raw(), portid) })
     }
 
-    /// The family's number of multicast groups.
-    fn group_count(&self) -> u32 {
+    /// The family's multicast `group` (from 1), if it has it.
+    pub(crate) fn group(&self, group: u32) -> Option<FamilyGroup<'_>> {
         // SAFETY: the family is registered (type invariant).
-        unsafe { (*self.family()).n_mcgrps.into() }
+        let count = u32::from(unsafe { (*self.family()).n_mcgrps });
+        // INVARIANT: checked against the family's count.
+        (1..=count).contains(&group).then(|| FamilyGroup {
+            info: self,
+            index: group - 1,
+        })
     }
+}
 
-    /// Whether some socket of the request's namespace joined the family's
-    /// `group` (from 1).
-    pub(crate) fn has_listeners(&self, group: u32) -> bool {
-        if !(1..=self.group_count()).contains(&group) {
-            return false;
-        }
+/// One of the multicast groups of the family of a request, in the
+/// request's namespace.
+///
+/// # Invariants
+///
+/// `index` is below the `n_mcgrps` of `info`'s family.
+#[derive(Clone, Copy)]
+pub(crate) struct FamilyGroup<'a> {
+    info: &'a GenlInfo,
+    index: u32,
+}
+
+impl FamilyGroup<'_> {
+    /// Whether some socket of the request's namespace joined the group.
+    pub(crate) fn has_listeners(self) -> bool {
         // SAFETY: the family is registered and the namespace valid (type
-        // invariant); `group - 1` is one of the family's groups.
-        unsafe { bindings::genl_has_listeners(self.family(), self.net(), group - 1) > 0 }
+        // invariant of `GenlInfo`); `index` is one of the family's groups
+        // (type invariant).
+        unsafe { bindings::genl_has_listeners(self.info.family(), self.info.net(), self.index) > 0 }
     }
 
     /// Sends `message` to the sockets of the request's namespace that joined
-    /// the family's `group` (from 1), but the one bound to `exclude_portid`
-    /// (0: none is left out). Fails with `ESRCH` when no one received it,
-    /// `EINVAL` for a group the family does not have.
-    pub(crate) fn multicast(&self, message: OutMessage, exclude_portid: u32, group: u32) -> Result {
-        if !(1..=self.group_count()).contains(&group) {
-            return Err(EINVAL);
-        }
+    /// the group, but the one bound to `exclude_portid` (0: none is left
+    /// out). Fails with `ESRCH` when no one received it.
+    pub(crate) fn multicast(self, message: OutMessage, exclude_portid: u32) -> Result {
         // SAFETY: the family is registered and the namespace valid (type
-        // invariant); `group - 1` is one of the family's groups;
-        // `genlmsg_multicast_netns` consumes the skb, whose ownership
-        // `into_raw` hands over. `GFP_KERNEL` is allowed in process context.
+        // invariant of `GenlInfo`); `index` is one of the family's groups
+        // (type invariant), so `genlmsg_multicast_netns` takes the skb,
+        // whose ownership `into_raw` hands over, and consumes it.
+        // `GFP_KERNEL` is allowed in process context.
         to_result(unsafe {
             bindings::genlmsg_multicast_netns(
-                self.family(),
-                self.net(),
+                self.info.family(),
+                self.info.net(),
                 message.into_raw(),
                 exclude_portid,
-                group - 1,
+                self.index,
                 bindings::GFP_KERNEL,
             )
         })

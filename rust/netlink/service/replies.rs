@@ -141,7 +141,7 @@ impl<'a> Replies<'a> {
         if let Err(error) = put(&mut buffer) {
             // Nothing of the message is in the buffer.
             if self.messages.get() != 0 {
-                self.pending.set(Some(buffer));
+                self.keep(buffer);
             }
             // INVARIANT: `pending` holds no empty buffer.
             return Err(error);
@@ -153,9 +153,21 @@ impl<'a> Replies<'a> {
             // Too large to share: sent at once, alone.
             self.send(buffer);
         } else {
-            self.pending.set(Some(buffer));
+            self.keep(buffer);
         }
         Ok(())
+    }
+
+    /// Puts `buffer` back as the pending one: `push` took it (or found
+    /// none) before filling it.
+    #[inline]
+    fn keep(&self, buffer: OutBuffer) {
+        let previous = self.pending.replace(Some(buffer));
+        // `pending` is empty (taken in `push`): `previous` is `None`, and
+        // forgetting it spares the drop code of a buffer that is never
+        // there. Were it one, it would leak, never be freed twice.
+        debug_assert!(previous.is_none());
+        core::mem::forget(previous);
     }
 
     /// Sends the queued replies.

@@ -172,6 +172,8 @@ impl<'a> Request<'a> {
         // SAFETY: `extack` is valid by the type invariant and nothing else
         // uses its message buffer while the request is processed.
         let extack = unsafe { &mut *self.extack };
+        // INVARIANT: the buffer is not empty.
+        const { assert!(bindings::NETLINK_MAX_FMTMSG_LEN > 0) };
         let mut writer = MessageBuffer {
             buffer: &mut extack._msg_buf,
             len: 0,
@@ -250,11 +252,7 @@ impl<'a> Request<'a> {
     #[inline]
     pub(crate) fn notify(&self, group: u32, build: impl Fn() -> Result<OutMessage>) -> Result {
         let sender = self.sender_portid();
-        let multicast = if self.transport.has_listeners(group) {
-            self.transport.multicast(build()?, sender, group)
-        } else {
-            Err(ESRCH)
-        };
+        let multicast = self.transport.multicast(group, sender, &build);
         if self.wants_echo() {
             self.reply(build()?)?;
         }
@@ -319,6 +317,10 @@ impl From<Result<Served>> for Outcome {
 
 /// Writes a C string into `netlink_ext_ack::_msg_buf`, truncating, and
 /// keeps it NUL-terminated.
+///
+/// # Invariants
+///
+/// `len < buffer.len()`: `buffer[len]` is the NUL's place.
 struct MessageBuffer<'b> {
     buffer: &'b mut [ffi::c_char],
     len: usize,
@@ -326,16 +328,16 @@ struct MessageBuffer<'b> {
 
 impl Write for MessageBuffer<'_> {
     fn write_str(&mut self, text: &str) -> core::fmt::Result {
-        for &byte in text.as_bytes() {
-            if self.len + 1 >= self.buffer.len() {
-                break;
-            }
-            self.buffer[self.len] = byte as ffi::c_char;
-            self.len += 1;
+        // INVARIANT: `len` stays below the buffer's length: the NUL's place.
+        let fits = text.len().min(self.buffer.len() - 1 - self.len);
+        for (slot, &byte) in self.buffer[self.len..]
+            .iter_mut()
+            .zip(&text.as_bytes()[..fits])
+        {
+            *slot = byte as ffi::c_char;
         }
-        if let Some(end) = self.buffer.get_mut(self.len) {
-            *end = 0;
-        }
+        self.len += fits;
+        self.buffer[self.len] = 0;
         Ok(())
     }
 }

@@ -116,22 +116,29 @@ impl Transport<'_> {
         }
     }
 
-    /// Whether some socket of the request's namespace joined `group`.
+    /// Sends the message `build` makes to the sockets of the request's
+    /// namespace that joined `group`, but the one bound to
+    /// `exclude_portid`. Builds nothing, and fails with `ESRCH`, when none
+    /// joined it (or the transport has no such group).
     #[inline]
-    pub(super) fn has_listeners(self, group: u32) -> bool {
+    pub(super) fn multicast(
+        self,
+        group: u32,
+        exclude_portid: u32,
+        build: impl FnOnce() -> Result<OutMessage>,
+    ) -> Result {
         match self {
-            Self::Unit { replies } => replies.socket().has_listeners(group),
-            Self::Generic { info, .. } => info.has_listeners(group),
-        }
-    }
-
-    /// Sends `message` to the sockets of the request's namespace that joined
-    /// `group`, but the one bound to `exclude_portid`.
-    #[inline]
-    pub(super) fn multicast(self, message: OutMessage, exclude_portid: u32, group: u32) -> Result {
-        match self {
-            Self::Unit { replies } => replies.socket().multicast(message, exclude_portid, group),
-            Self::Generic { info, .. } => info.multicast(message, exclude_portid, group),
+            Self::Unit { replies } => {
+                let socket = replies.socket();
+                if !socket.has_listeners(group) {
+                    return Err(ESRCH);
+                }
+                socket.multicast(build()?, exclude_portid, group)
+            }
+            Self::Generic { info, .. } => match info.group(group) {
+                Some(group) if group.has_listeners() => group.multicast(build()?, exclude_portid),
+                _ => Err(ESRCH),
+            },
         }
     }
 }

@@ -152,6 +152,11 @@ fn dispatch<S: Service>(
 /// `netlink_dump_start` tells a started dump by `-EINTR`, which
 /// `netlink_rcv_skb` takes as "no ack" (the dump ends with `NLMSG_DONE`
 /// instead); here it is [`Served::DumpStarted`], and errors are errors.
+///
+/// Out of line: dumps start rarely, and inlined into the input callback it
+/// got a copy of the outcome's tests of its own, with a `Served::Done` path
+/// that it never takes.
+#[inline(never)]
 fn start_dump<S: Service>(
     replies: &Replies<'_>,
     received: &ReceivedSkb,

@@ -165,8 +165,11 @@ pub struct ModuleSections {
     sections: Vec<(u64, u64, &'static str)>,
 }
 
-/// The sections that hold code after the module's init has run.
-const CODE_SECTIONS: &[&str] = &[".text", ".exit.text"];
+/// The sections that hold the module's code. sysfs keeps showing where
+/// `.init.text` was once init has run and the kernel freed it, so what
+/// init traced can still be placed; only the module's code is instrumented,
+/// so nothing traced later falls in that range.
+const CODE_SECTIONS: &[&str] = &[".text", ".init.text", ".exit.text"];
 
 impl ModuleSections {
     /// Reads the load addresses of `module`'s code sections (root only: the

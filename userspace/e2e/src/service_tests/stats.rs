@@ -18,6 +18,7 @@ pub fn tests() -> Vec<Test> {
         #[on_both_transports] dump_resumes_across_small_reads,
         #[on_both_transports] typed_replies_to_a_full_queue_are_dropped_and_counted,
         #[on_both_transports] replies_to_a_socket_connected_elsewhere_are_refused_and_counted,
+        a_group_beyond_the_protocols_can_be_joined_and_is_not_counted,
     }
 }
 
@@ -257,6 +258,37 @@ fn replies_to_a_socket_connected_elsewhere_are_refused_and_counted(t: Transport)
             && delta(Counter::Echoes) == 0
             && delta(Counter::Dropped) == 0,
         "expected {errors} errors, no echo and no drop: {before:?} -> {after:?}"
+    );
+    Ok(())
+}
+
+/// The unit's kernel socket has the netlink core's least number of groups,
+/// 32, more than the protocol's. As generic netlink lets a socket join a
+/// group no family has, a socket may join those: it is let in, and the
+/// listeners are counted for the protocol's groups only, joining and
+/// leaving.
+fn a_group_beyond_the_protocols_can_be_joined_and_is_not_counted() -> Result<()> {
+    let listeners = |stats: &[nltest_client::Stat]| -> Vec<(Option<u32>, u64)> {
+        stats
+            .iter()
+            .filter(|stat| stat.counter == Counter::Listeners)
+            .map(|stat| (stat.group, stat.value))
+            .collect()
+    };
+    let mut socket = unit()?;
+    let before = listeners(&stats(&mut socket, false)?);
+    ensure!(
+        before.len() == GROUP_COUNT as usize,
+        "listeners of {} groups: {before:?}",
+        before.len()
+    );
+    let beyond = ModuleSocket::listen(crate::unit(), 32)?;
+    let during = listeners(&stats(&mut socket, false)?);
+    drop(beyond);
+    let after = listeners(&stats(&mut socket, false)?);
+    ensure!(
+        during == before && after == before,
+        "joining and leaving group 32 changed the listeners: {before:?} -> {during:?} -> {after:?}"
     );
     Ok(())
 }
