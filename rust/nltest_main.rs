@@ -384,15 +384,20 @@ impl kernel::Module for NlTest {
         } else {
             &FAMILY_GROUPS
         };
+        // A module's init must not fail with EEXIST, which finit_module
+        // keeps for "loaded already" (7.3 turns it into EBUSY; 6.12 passes
+        // it on): a taken name is EBUSY on every kernel.
         let family = FAMILY
             .register(module, service, groups)
-            .inspect_err(|&error| {
-                if error == EEXIST {
-                    pr_err!(
-                        "generic netlink family {} is already registered\n",
-                        genl::FAMILY_NAME
-                    );
+            .map_err(|error| {
+                if error != EEXIST {
+                    return error;
                 }
+                pr_err!(
+                    "generic netlink family {} is already registered by another module; unload that one first\n",
+                    genl::FAMILY_NAME
+                );
+                EBUSY
             })?;
         pr_info!(
             "netlink protocol {unit} registered in every network namespace, {GROUP_COUNT} multicast groups; generic netlink family {}\n",

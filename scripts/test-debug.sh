@@ -25,7 +25,8 @@ trap 'rm -f "$guest_log"' EXIT
 coverage=$top/build/coverage
 rm -rf "$coverage"   # points of another build must not mix with this one's
 NLTEST_CONSOLE_LOG=$console KDIR=$kdir qemu/run --kernel "$kernel" --memory 2G --timeout 2400 \
-    --out "$coverage" --add qemu/debug-checks.sh -- \
+    --out "$coverage" --add qemu/debug-checks.sh \
+    --add "build/linux-$kernel/fixtures/genl_squatter.ko" -- \
     env NLTEST_STRESS_ECHOES="${NLTEST_STRESS_ECHOES:-3000}" sh /added/debug-checks.sh \
     | tee "$guest_log" || true
 

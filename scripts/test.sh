@@ -46,7 +46,8 @@ for kernel in "${kernels[@]}"; do
         echo ">> linux $release: end-to-end suite with stress and fuzzing in the test guest," >&2
         echo ">> then the portable part of it against the C reference module (on its own unit)" >&2
         KDIR=$kdir qemu/run --kernel "$kernel" --timeout 1200 \
-            --add "build/linux-$kernel/c-reference/nltest_ref.ko" -- \
+            --add "build/linux-$kernel/c-reference/nltest_ref.ko" \
+            --add "build/linux-$kernel/fixtures/genl_squatter.ko" -- \
             sh -c 'nltest-e2e --stress; insmod /added/nltest_ref.ko &&
                    nltest-e2e --reference "$(cat /sys/module/nltest_ref/parameters/unit)"' \
             | tee "$logs/guest-$kernel" || true

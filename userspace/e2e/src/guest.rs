@@ -64,21 +64,21 @@ pub fn load(params: &[&str]) -> Result<()> {
 /// module's exit.
 fn delete_module() -> std::io::Result<()> {
     let sections = coverage::module_unloading();
-    // SAFETY: the name is a NUL-terminated literal.
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_delete_module,
-            c"nltest".as_ptr(),
-            libc::O_NONBLOCK,
-        )
-    };
-    let outcome = if result == 0 {
+    let outcome = delete_module_named(c"nltest");
+    coverage::module_unloaded(sections);
+    outcome
+}
+
+/// Unloads module `name` once (`delete_module`, not waiting while it is in
+/// use): for modules other than nltest, which coverage does not follow.
+pub fn delete_module_named(name: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: the name is NUL-terminated and alive for the call.
+    let result = unsafe { libc::syscall(libc::SYS_delete_module, name.as_ptr(), libc::O_NONBLOCK) };
+    if result == 0 {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
-    };
-    coverage::module_unloaded(sections);
-    outcome
+    }
 }
 
 /// Unloads the module, retrying while open sockets of its protocol still hold

@@ -36,6 +36,7 @@ pub fn tests() -> Vec<Test> {
         module_absent_gives_a_clear_error,
         silence_on_another_unit_names_the_unit,
         taken_unit_refuses_to_load,
+        taken_family_name_refuses_to_load,
         other_unit_parameter,
         rmmod_insmod_cycles,
         open_socket_pins_the_module,
@@ -603,6 +604,50 @@ fn taken_unit_refuses_to_load() -> Result<()> {
     );
     ensure!(guest::dmesg()?.contains("nltest: unit=32 is not a netlink protocol unit (0 to 31)"));
     Ok(())
+}
+
+/// The suite's fixture genl_squatter.ko registers a generic netlink family
+/// named nltest, as another module could. Then the load fails with EBUSY
+/// (not the family's EEXIST, which `finit_module` keeps for a module loaded
+/// already), says why, and leaves nothing behind: the protocol unit it had
+/// registered in every namespace is gone again. Once the other module is
+/// unloaded, the module loads and answers over generic netlink.
+fn taken_family_name_refuses_to_load() -> Result<()> {
+    const SQUATTER: &str = "/added/genl_squatter.ko";
+    let squatter = std::fs::File::open(SQUATTER).with_context(|| {
+        format!("opening {SQUATTER} (qemu/run --add build/linux-KERNEL/fixtures/genl_squatter.ko)")
+    })?;
+    guest::unload()?;
+    guest::finit_module(&squatter, &[]).context("loading genl_squatter.ko")?;
+    let refused = guest::insmod(&[]);
+    let unit_left = ModuleSocket::connect(DEFAULT_UNIT).is_ok();
+    guest::delete_module_named(c"genl_squatter").context("unloading genl_squatter.ko")?;
+    ensure!(
+        matches!(&refused, Err(error) if error.raw_os_error() == Some(libc::EBUSY)),
+        "insmod with the family name taken: {refused:?}, expected EBUSY"
+    );
+    ensure!(
+        guest::dmesg()?.contains("nltest: generic netlink family nltest is already registered by another module; unload that one first"),
+        "no clear kernel log line for the taken family name"
+    );
+    ensure!(
+        !unit_left,
+        "the refused load left protocol unit {DEFAULT_UNIT} registered"
+    );
+    guest::load(&[])?;
+    let mut socket = ModuleSocket::connect_genl()?;
+    match socket
+        .request(
+            &nltest_client::Request::Echo {
+                data: b"after".to_vec(),
+            },
+            false,
+        )?
+        .as_slice()
+    {
+        [nltest_client::Response::Echo { data }] if data == b"after" => Ok(()),
+        other => bail!("the echo after the refused load answered {other:?}"),
+    }
 }
 
 fn other_unit_parameter() -> Result<()> {
