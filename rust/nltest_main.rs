@@ -317,11 +317,11 @@ fn echo(_counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>
 
 fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes<'_>) -> Result {
     let data = data(request, attributes)?;
-    // The policy checked its range, which is the transport's.
+    // The policy checked its size and its range, which is the transport's.
     let group = request
         .require(attributes, attrs::GROUP)?
         .u32()
-        .unwrap_or(0);
+        .ok_or(EINVAL)?;
     let result = match request.notify(group, || event(request, data)) {
         // Nobody listening is not the sender's error.
         Err(error) if error == ESRCH => Ok(()),
@@ -333,13 +333,18 @@ fn broadcast(counters: &Counters, request: &Request<'_>, attributes: &Attributes
 
 fn get_stats(counters: &Counters, request: &Request<'_>, _attributes: &Attributes<'_>) -> Result {
     let mut reply = request.new_reply(STAT_COUNT * STAT_SIZE)?;
-    let mut writer = reply.writer();
+    put_stats(&mut reply.writer(), counters)?;
+    request.reply(reply)
+}
+
+/// Every counter, a `STAT` nest each.
+fn put_stats(writer: &mut MessageWriter<'_>, counters: &Counters) -> Result {
     let mut index = 0;
     while let Some(entry) = counters.entry(index) {
-        put_stat(&mut writer, entry)?;
+        put_stat(writer, entry)?;
         index += 1;
     }
-    request.reply(reply)
+    Ok(())
 }
 
 /// One round of the `GET_STATS` dump: one part per counter.

@@ -182,15 +182,21 @@ def called_functions(module, symbols, instructions):
             roots.add(target)
 
     for section, offset, kind, name, addend in relocations(module):
-        if section.startswith((".debug", ".eh_frame")):
+        # Metadata, not references: debug and unwind tables, and objtool's
+        # list of functions whose ENDBR it may seal (those that nothing
+        # calls indirectly).
+        if section.startswith((".debug", ".eh_frame", ".orc_unwind", ".ibt_endbr_seal")):
             continue
         if name == ".text":
             pc_relative = kind in ("R_X86_64_PC32", "R_X86_64_PLT32")
             refer(section, offset, addend + (4 if pc_relative else 0))
         elif name in address_of:
             refer(section, offset, address_of[name])
-    for address, _, _, target, _ in instructions:
-        if target is not None:
+    for address, _, relocated_to, target, _ in instructions:
+        # A relocated call's operand is 0 in the object, so the target the
+        # disassembler shows is the next instruction: the relocation (above)
+        # says where it goes.
+        if target is not None and relocated_to is None:
             refer(".text", address, target)
     called, pending = set(), list(roots)
     while pending:

@@ -166,7 +166,6 @@ impl<'a> Replies<'a> {
         // `pending` is empty (taken in `push`): `previous` is `None`, and
         // forgetting it spares the drop code of a buffer that is never
         // there. Were it one, it would leak, never be freed twice.
-        debug_assert!(previous.is_none());
         core::mem::forget(previous);
     }
 

@@ -328,16 +328,17 @@ struct MessageBuffer<'b> {
 
 impl Write for MessageBuffer<'_> {
     fn write_str(&mut self, text: &str) -> core::fmt::Result {
-        // INVARIANT: `len` stays below the buffer's length: the NUL's place.
-        let fits = text.len().min(self.buffer.len() - 1 - self.len);
-        for (slot, &byte) in self.buffer[self.len..]
-            .iter_mut()
-            .zip(&text.as_bytes()[..fits])
-        {
+        // What fits before the buffer's last byte, then the NUL, which the
+        // next text overwrites: no index, so no bounds check.
+        let fits = text
+            .len()
+            .min(self.buffer.len().saturating_sub(self.len).saturating_sub(1));
+        let bytes = Iterator::chain(text.bytes().take(fits), core::iter::once(0));
+        for (slot, byte) in self.buffer.iter_mut().skip(self.len).zip(bytes) {
             *slot = byte as ffi::c_char;
         }
-        self.len += fits;
-        self.buffer[self.len] = 0;
+        // INVARIANT: at most `buffer.len() - 1`, the NUL's place.
+        self.len = self.len.wrapping_add(fits);
         Ok(())
     }
 }

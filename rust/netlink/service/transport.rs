@@ -135,10 +135,15 @@ impl Transport<'_> {
                 }
                 socket.multicast(build()?, exclude_portid, group)
             }
-            Self::Generic { info, .. } => match info.group(group) {
-                Some(group) if group.has_listeners() => group.multicast(build()?, exclude_portid),
-                _ => Err(ESRCH),
-            },
+            Self::Generic { info, .. } => {
+                let Some(group) = info.group(group) else {
+                    return Err(ESRCH);
+                };
+                if !group.has_listeners() {
+                    return Err(ESRCH);
+                }
+                group.multicast(build()?, exclude_portid)
+            }
         }
     }
 }
