@@ -140,7 +140,7 @@ fn dispatch<S: Service>(
     // SAFETY: every command's policy fits the table (asserted above).
     let attributes = unsafe { request.parse(&mut table, command.unit_policy, message.payload)? };
     if request.is_dump() && command.dumpit.is_some() {
-        return start_dump::<S>(replies, received, message);
+        return start_dump::<S>(replies, received, message).map(|()| Served::DumpStarted);
     }
     (command.doit)(state, request, &attributes).map(|()| Served::Done)
 }
@@ -151,17 +151,13 @@ fn dispatch<S: Service>(
 ///
 /// `netlink_dump_start` tells a started dump by `-EINTR`, which
 /// `netlink_rcv_skb` takes as "no ack" (the dump ends with `NLMSG_DONE`
-/// instead); here it is [`Served::DumpStarted`], and errors are errors.
-///
-/// Out of line: dumps start rarely, and inlined into the input callback it
-/// got a copy of the outcome's tests of its own, with a `Served::Done` path
-/// that it never takes.
-#[inline(never)]
+/// instead); here it is `Ok`, and errors are errors: `Ok` is always a dump
+/// started, so the caller's outcome needs no test of which.
 fn start_dump<S: Service>(
     replies: &Replies<'_>,
     received: &ReceivedSkb,
     message: &Message<'_>,
-) -> Result<Served> {
+) -> Result {
     // The dump's first part is sent right away: after the replies queued
     // before it.
     replies.flush();
@@ -183,7 +179,7 @@ fn start_dump<S: Service>(
     };
     // It never returns 0: a dump that does not start is an error.
     match errno {
-        errno if errno == -(bindings::EINTR as i32) => Ok(Served::DumpStarted),
+        errno if errno == -(bindings::EINTR as i32) => Ok(()),
         errno => Err(Error::from_errno(errno)),
     }
 }
