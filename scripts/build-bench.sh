@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the benchmark's raw C echo client (bench/raw-client.c), statically
 # linked for the guest, into build/guest-bin/raw-client. The C reference
-# module is built by scripts/build-c-reference.sh. The protocol's numbers
+# module is built by scripts/build-c-modules.sh. The protocol's numbers
 # come from the uapi headers generated from the YNL specs (specs/generated).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -16,7 +16,7 @@ kernel=${1:?usage: scripts/prepare.sh KERNEL}
 "$top/scripts/install-toolchain.sh" >&2
 kdir=$("$top/scripts/build-kernel.sh" "$kernel")
 "$top/scripts/build-module.sh" "$kdir" "$top/build/linux-$kernel"
-"$top/scripts/build-c-reference.sh" "$kdir" "$top/build/linux-$kernel/c-reference"
-"$top/scripts/build-fixtures.sh" "$kdir" "$top/build/linux-$kernel/fixtures"
+"$top/scripts/build-c-modules.sh" "$kdir" "$top/bench/c-reference" "$top/build/linux-$kernel/c-reference"
+"$top/scripts/build-c-modules.sh" "$kdir" "$top/qemu/fixtures" "$top/build/linux-$kernel/fixtures"
 "$top/scripts/build-userspace.sh"
 echo "$kdir"
